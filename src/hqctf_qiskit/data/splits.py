@@ -1,0 +1,141 @@
+"""Patient-level train/val/test splits and their ``splits.json`` file.
+
+Slices of one patient are strongly correlated, so splitting by slice leaks the test set into training;
+splits here are always by case id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import DataError
+
+__all__ = ["SPLIT_NAMES", "load_splits", "make_splits", "save_splits"]
+
+logger = logging.getLogger(__name__)
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def _check_fraction(name: str, value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value < 1.0:
+        raise DataError(f"{name}: must lie in [0, 1), got {value}")
+    return value
+
+
+def _split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """(n_val, n_test): rounded fractions, at least one case each when asked for, at least one left to train."""
+    if n == 2:
+        return (1 if val_fraction > 0 else 0), 0
+    n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
+    n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
+    while n - n_val - n_test < 1:  # shrink the larger held-out split, never below one case
+        if n_test >= n_val and n_test > 1:
+            n_test -= 1
+        elif n_val > 1:
+            n_val -= 1
+        else:
+            break
+    return n_val, n_test
+
+
+def make_splits(
+    case_ids: list[str], seed: int, val_fraction: float = 0.2, test_fraction: float = 0.2
+) -> dict[str, list[str]]:
+    """Seeded split of case ids into ``train``/``val``/``test``; the same ids and seed give the same split.
+
+    The result does not depend on the order of ``case_ids``. With 3 or more cases every requested split gets at
+    least one case; with 2 cases it is train/val with an empty test split.
+    """
+    ids = [str(c) for c in case_ids]
+    if len(set(ids)) != len(ids):
+        duplicates = sorted({c for c in ids if ids.count(c) > 1})
+        raise DataError(f"make_splits: duplicate case ids {duplicates}")
+    if len(ids) < 2:
+        raise DataError(f"make_splits: need at least 2 cases to split by patient, got {len(ids)}")
+    val_fraction = _check_fraction("val_fraction", val_fraction)
+    test_fraction = _check_fraction("test_fraction", test_fraction)
+    if val_fraction + test_fraction >= 1.0:
+        raise DataError(f"val_fraction + test_fraction: must be below 1, got {val_fraction + test_fraction}")
+
+    order = sorted(ids)
+    random.Random(int(seed)).shuffle(order)
+    n_val, n_test = _split_sizes(len(order), val_fraction, test_fraction)
+    splits = {
+        "train": sorted(order[n_val + n_test:]),
+        "val": sorted(order[:n_val]),
+        "test": sorted(order[n_val:n_val + n_test]),
+    }
+    logger.info("split %d cases (seed %d): %s", len(ids), seed,
+                ", ".join(f"{k} {len(v)}" for k, v in splits.items()))
+    return splits
+
+
+def _validate(splits: object, source: str, known_case_ids: Iterable[str] | None) -> dict[str, list[str]]:
+    """Structure, overlap and known-id checks shared by save and load."""
+    if not isinstance(splits, dict):
+        raise DataError(f"{source}: expected an object with keys {list(SPLIT_NAMES)}")
+    unknown_keys = sorted(set(splits) - set(SPLIT_NAMES))
+    missing_keys = [k for k in ("train", "val") if k not in splits]
+    if unknown_keys or missing_keys:
+        raise DataError(f"{source}: expected keys {list(SPLIT_NAMES)} (test optional), "
+                        f"missing {missing_keys}, unexpected {unknown_keys}")
+    clean: dict[str, list[str]] = {}
+    owner: dict[str, str] = {}
+    for name in SPLIT_NAMES:
+        ids = splits.get(name, [])
+        if not isinstance(ids, list) or not all(isinstance(c, str) for c in ids):
+            raise DataError(f"{source}: '{name}' must be a list of case id strings")
+        for case_id in ids:
+            if case_id in owner:
+                where = "twice in" if owner[case_id] == name else f"in both '{owner[case_id]}' and"
+                raise DataError(f"{source}: case {case_id!r} appears {where} '{name}'")
+            owner[case_id] = name
+        clean[name] = list(ids)
+    if known_case_ids is not None:
+        unknown = sorted(set(owner) - set(known_case_ids))
+        if unknown:
+            shown = unknown[:10]
+            more = f" (and {len(unknown) - 10} more)" if len(unknown) > 10 else ""
+            raise DataError(f"{source}: unknown case ids {shown}{more}")
+    return clean
+
+
+def save_splits(splits: dict[str, list[str]], path: str | Path) -> Path:
+    """Write ``splits.json`` atomically (temp file then rename), so a crash never leaves half a file."""
+    path = Path(path)
+    clean = _validate(splits, str(path), None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(clean, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_splits(path: str | Path, known_case_ids: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """Read and validate ``splits.json``; with ``known_case_ids``, every listed case must be one of them."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: split file not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: unreadable ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed JSON ({exc})") from exc
+    return _validate(data, str(path), known_case_ids)

@@ -1,0 +1,29 @@
+"""Export: QPG layers materialized into plain torch layers. Needs torch only — no qiskit at inference."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .layers import QPGModule
+from .selection import replace_module
+
+
+@torch.no_grad()
+def export_classical(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every QPG layer replaced by a plain layer holding its generated weights.
+
+    The copy has the original architecture's module tree, so its ``state_dict`` loads into a freshly built model.
+    The input model is left untouched.
+    """
+    exported = copy.deepcopy(model)
+    targets = [name for name, module in exported.named_modules() if isinstance(module, QPGModule)]
+    for name in targets:
+        replace_module(exported, name, exported.get_submodule(name).materialize())
+    return exported
+
+
+def has_qpg_layers(model: nn.Module) -> bool:
+    return any(isinstance(m, QPGModule) for m in model.modules())

@@ -1,0 +1,157 @@
+"""Mappings from a channel's basis-state probabilities to its filter weights (a registry by name).
+
+Every mapping takes ``probs [C, 2**n]`` and returns ``weights [C, fan_in]``, and owns a learnable output gain and
+bias that ``calibrate`` sets so the generated weights start with the replaced layer's init statistics (mean 0, the
+layer's init std): a QPG model must train from its first step, not after the scale has drifted into place.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def qubits_for(count: int) -> int:
+    """Fewest qubits whose 2**n basis states cover ``count`` values (at least one qubit)."""
+    return max(1, math.ceil(math.log2(max(count, 1))))
+
+
+def basis_bits(num_states: int, num_qubits: int) -> torch.Tensor:
+    """±1 encoding of the bits of basis indices 0..num_states-1, Qiskit order (column q = qubit q): [S, n]."""
+    index = torch.arange(num_states)[:, None]
+    bits = (index >> torch.arange(num_qubits)[None, :]) & 1
+    return bits.float() * 2 - 1
+
+
+class WeightMapping(nn.Module):
+    """Base class: ``raw(probs)`` gives unscaled weights; gain and bias turn them into the layer's weights."""
+
+    per_channel_gain = False
+
+    def __init__(self, channels: int, fan_in: int, num_qubits: int) -> None:
+        super().__init__()
+        self.channels, self.fan_in, self.num_qubits = channels, fan_in, num_qubits
+        shape = (channels, 1) if self.per_channel_gain else (1, 1)
+        self.gain = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    @classmethod
+    def num_qubits_for(cls, fan_in: int, **options: Any) -> int:
+        return qubits_for(fan_in)
+
+    def raw(self, probs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, probs: torch.Tensor) -> torch.Tensor:
+        return self.gain * self.raw(probs) + self.bias
+
+    @torch.no_grad()
+    def calibrate(self, probs: torch.Tensor, target_std: float) -> None:
+        """Choose gain and bias so the weights generated from ``probs`` have mean 0 and std ``target_std``."""
+        raw = self.raw(probs).double()
+        dims = 1 if self.per_channel_gain else None
+        mean = raw.mean(dim=dims, keepdim=True) if dims else raw.mean().reshape(1, 1)
+        std = raw.std(dim=dims, keepdim=True) if dims else raw.std().reshape(1, 1)
+        gain = target_std / std.clamp_min(1e-8)
+        self.gain.copy_(gain.to(self.gain.dtype).expand_as(self.gain))
+        self.bias.copy_((-gain * mean).to(self.bias.dtype).expand_as(self.bias))
+
+
+class AffineMapping(WeightMapping):
+    """``w = a_c·(2**n·p − 1) + b_c`` on the first fan_in probabilities.
+
+    Trade-off: 2 parameters per channel and a map that is linear in the probabilities, so it works directly on
+    measured (shot-estimated) probabilities — the hardware-friendly choice. Expressiveness comes from the circuit alone.
+    """
+
+    per_channel_gain = True
+
+    def raw(self, probs: torch.Tensor) -> torch.Tensor:
+        return probs[:, : self.fan_in] * (2**self.num_qubits) - 1
+
+
+class _MLPMapping(WeightMapping):
+    """Shared machinery of the Quantum-Train style mappings: squashed probabilities plus a small MLP on (bits, x)."""
+
+    def __init__(
+        self, channels: int, fan_in: int, num_qubits: int, *, hidden: int, outputs: int, num_states: int,
+        alpha: float = 1.0,
+    ) -> None:
+        super().__init__(channels, fan_in, num_qubits)
+        self.alpha = float(alpha)
+        self.num_states = num_states
+        self.beta = nn.Parameter(torch.tensor(1.0))
+        self.gamma = nn.Parameter(torch.tensor(1.0))
+        self.register_buffer("bits", basis_bits(num_states, num_qubits), persistent=False)
+        # The first layer is split into a bitstring part (shared by all channels, computed once per call) and an
+        # x part, so the MLP never materializes a [C, S, n+1] input.
+        self.bits_in = nn.Linear(num_qubits, hidden)
+        self.x_in = nn.Linear(1, hidden, bias=False)
+        self.out = nn.Linear(hidden, outputs)
+        self.act = nn.GELU()
+
+    def squash(self, probs: torch.Tensor) -> torch.Tensor:
+        """``x = (β·tanh(γ·2**(n−1)·p))**α − mean(x)`` per channel over its used basis states."""
+        p = probs[:, : self.num_states]
+        x = self.beta.abs() * torch.tanh(self.gamma.abs() * (2 ** (self.num_qubits - 1)) * p)
+        if self.alpha != 1.0:
+            x = x.clamp_min(1e-12).pow(self.alpha)
+        return x - x.mean(dim=1, keepdim=True)
+
+    def mlp(self, probs: torch.Tensor) -> torch.Tensor:
+        x = self.squash(probs)  # [C, S]
+        hidden = self.bits_in(self.bits.to(x.dtype))[None] + x[..., None] * self.x_in.weight[:, 0]
+        return self.out(self.act(hidden))  # [C, S, outputs]
+
+
+class QuantumTrainMapping(_MLPMapping):
+    """Quantum-Train: each basis state's (±1 bitstring, squashed probability) → one weight via an MLP shared by the layer.
+
+    Trade-off: more parameters (the MLP, ~hidden·(n+3)) and a nonlinear map, so it is more expressive than
+    ``affine``; but it needs all fan_in probabilities, which shots estimate poorly for large n.
+    """
+
+    def __init__(self, channels: int, fan_in: int, num_qubits: int, *, hidden: int = 16, alpha: float = 1.0) -> None:
+        super().__init__(channels, fan_in, num_qubits, hidden=hidden, outputs=1, num_states=fan_in, alpha=alpha)
+
+    def raw(self, probs: torch.Tensor) -> torch.Tensor:
+        return self.mlp(probs)[..., 0]
+
+
+class ChunkedMapping(_MLPMapping):
+    """QPA-style: each basis state yields a chunk of ``chunk`` weights through an MLP on (bitstring, x) → R^chunk.
+
+    Trade-off: a channel needs only ceil(log2(ceil(fan_in/chunk))) qubits, so there are far fewer probabilities to
+    estimate with shots (the choice for hardware trials); weights within a chunk share one probability.
+    """
+
+    def __init__(
+        self, channels: int, fan_in: int, num_qubits: int, *, chunk: int = 32, hidden: int = 32, alpha: float = 1.0
+    ) -> None:
+        states = math.ceil(fan_in / chunk)
+        super().__init__(channels, fan_in, num_qubits, hidden=hidden, outputs=chunk, num_states=states, alpha=alpha)
+        self.chunk = chunk
+
+    @classmethod
+    def num_qubits_for(cls, fan_in: int, *, chunk: int = 32, **options: Any) -> int:
+        return qubits_for(math.ceil(fan_in / chunk))
+
+    def raw(self, probs: torch.Tensor) -> torch.Tensor:
+        return self.mlp(probs).reshape(probs.shape[0], -1)[:, : self.fan_in]
+
+
+MAPPINGS: dict[str, type[WeightMapping]] = {
+    "affine": AffineMapping,
+    "qt": QuantumTrainMapping,
+    "chunked": ChunkedMapping,
+}
+
+
+def mapping_class(name: str) -> type[WeightMapping]:
+    try:
+        return MAPPINGS[name]
+    except KeyError:
+        raise ValueError(f"unknown mapping {name!r}; choose from {sorted(MAPPINGS)}") from None
