@@ -54,7 +54,7 @@ class WeightMapping(nn.Module):
         raw = self.raw(probs).double()
         dims = 1 if self.per_channel_gain else None
         mean = raw.mean(dim=dims, keepdim=True) if dims else raw.mean().reshape(1, 1)
-        std = raw.std(dim=dims, keepdim=True) if dims else raw.std().reshape(1, 1)
+        std = raw.std(dim=dims, keepdim=True, correction=0) if dims else raw.std(correction=0).reshape(1, 1)
         gain = target_std / std.clamp_min(1e-8)
         self.gain.copy_(gain.to(self.gain.dtype).expand_as(self.gain))
         self.bias.copy_((-gain * mean).to(self.bias.dtype).expand_as(self.bias))

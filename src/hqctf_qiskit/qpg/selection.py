@@ -26,6 +26,10 @@ def parse_layer_patterns(spec: str | Sequence[str] | None) -> list[str]:
     return [] if len(patterns) == 1 and patterns[0].lower() in NONE_WORDS else patterns
 
 
+def _in_role(name: str, role: str) -> bool:
+    return any(name.startswith(prefix) or name == prefix.rstrip(".") for prefix in ROLE_PREFIXES[role])
+
+
 def select_layers(
     model: nn.Module, patterns: Iterable[str], kinds: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear),
     option: str = "--qpg-layers",
@@ -41,7 +45,7 @@ def select_layers(
     selected: list[str] = []
     for pattern in patterns:
         if pattern in ROLE_PREFIXES:
-            hits = [n for n, m in candidates if type(m) is nn.Conv2d and n.startswith(ROLE_PREFIXES[pattern])]
+            hits = [n for n, m in candidates if type(m) is nn.Conv2d and _in_role(n, pattern)]
         else:
             hits = [n for n, _ in candidates if fnmatch.fnmatchcase(n, pattern)]
         if not hits:
