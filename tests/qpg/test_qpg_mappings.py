@@ -23,6 +23,8 @@ def test_calibration_gives_the_layers_init_statistics(name):
     assert weights.shape == (channels, fan_in)
     assert abs(weights.mean().item()) < 1e-6
     assert weights.std(correction=0).item() == pytest.approx(target, rel=1e-4)
+    # learnable gain stays O(1) whatever the layer's std: one learning rate fits every layer
+    assert 0.05 < mapping.gain.abs().mean().item() < 20
 
 
 def test_affine_is_per_channel_and_linear_in_the_probabilities():
@@ -31,7 +33,7 @@ def test_affine_is_per_channel_and_linear_in_the_probabilities():
     mapping.calibrate(probs, 0.1)
     w = mapping(probs)
     torch.testing.assert_close(w.std(dim=1, correction=0), torch.full((4,), 0.1), rtol=1e-5, atol=0)
-    expected = mapping.gain * (probs[:, :6] * 8 - 1) + mapping.bias
+    expected = 0.1 * (mapping.gain * (probs[:, :6] * 8 - 1) + mapping.bias)
     torch.testing.assert_close(w, expected)
 
 

@@ -27,7 +27,7 @@ def basis_bits(num_states: int, num_qubits: int) -> torch.Tensor:
 
 
 class WeightMapping(nn.Module):
-    """Base class: ``raw(probs)`` gives unscaled weights; gain and bias turn them into the layer's weights."""
+    """Base class: ``raw(probs)`` gives unscaled weights; ``scale·(gain·raw + bias)`` gives the layer's weights."""
 
     per_channel_gain = False
 
@@ -37,6 +37,9 @@ class WeightMapping(nn.Module):
         shape = (channels, 1) if self.per_channel_gain else (1, 1)
         self.gain = nn.Parameter(torch.ones(shape))
         self.bias = nn.Parameter(torch.zeros(shape))
+        # The layer's init std as a fixed factor: gain and bias stay O(1), so a learning rate means the same
+        # relative step for every layer (a gain of ~0.02 trained at lr 1e-2 would jump 50% a step).
+        self.register_buffer("scale", torch.tensor(1.0))
 
     @classmethod
     def num_qubits_for(cls, fan_in: int, **options: Any) -> int:
@@ -46,7 +49,7 @@ class WeightMapping(nn.Module):
         raise NotImplementedError
 
     def forward(self, probs: torch.Tensor) -> torch.Tensor:
-        return self.gain * self.raw(probs) + self.bias
+        return self.scale * (self.gain * self.raw(probs) + self.bias)
 
     @torch.no_grad()
     def calibrate(self, probs: torch.Tensor, target_std: float) -> None:
@@ -55,13 +58,14 @@ class WeightMapping(nn.Module):
         dims = 1 if self.per_channel_gain else None
         mean = raw.mean(dim=dims, keepdim=True) if dims else raw.mean().reshape(1, 1)
         std = raw.std(dim=dims, keepdim=True, correction=0) if dims else raw.std(correction=0).reshape(1, 1)
-        gain = target_std / std.clamp_min(1e-8)
+        gain = 1.0 / std.clamp_min(1e-8)
+        self.scale.fill_(float(target_std))
         self.gain.copy_(gain.to(self.gain.dtype).expand_as(self.gain))
         self.bias.copy_((-gain * mean).to(self.bias.dtype).expand_as(self.bias))
 
 
 class AffineMapping(WeightMapping):
-    """``w = a_c·(2**n·p − 1) + b_c`` on the first fan_in probabilities.
+    """``w = s·(a_c·(2**n·p − 1) + b_c)`` on the first fan_in probabilities (s: the layer's init std, fixed).
 
     Trade-off: 2 parameters per channel and a map that is linear in the probabilities, so it works directly on
     measured (shot-estimated) probabilities — the hardware-friendly choice. Expressiveness comes from the circuit alone.

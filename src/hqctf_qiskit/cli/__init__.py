@@ -1,0 +1,1 @@
+"""The ``hqctf`` command line."""

@@ -1,0 +1,188 @@
+"""``hqctf``: thin click commands — parse, call the library, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import friendly_errors, setup_logging
+
+
+def _floats(text: str | None, option: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option) from None
+
+
+def _resolve_run(run: str) -> Path:
+    from ..training.runs import latest_run
+
+    return latest_run() if run == "latest" else Path(run)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
+    """HQC-TF: quantum parameter generation (QPG) for CT segmentation with Qiskit."""
+    ctx.obj = {"debug": debug}
+    setup_logging(verbose)
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of options (CLI wins).")
+@click.option("--data", help="KiTS-layout folder or a CSV/JSON list of image/label pairs (default: phantom).")
+@click.option("--arch", help="unet, unetplusplus, deeplabv3plus, fpn, pspnet, linknet, manet [unet].")
+@click.option("--encoder", help="smp encoder [resnet18].")
+@click.option("--classes", help="Comma-separated class names [background,kidney,tumor].")
+@click.option("--label-map", help="Label remap, e.g. 2:1,3:1 (unlisted labels become background).")
+@click.option("--window", help="HU window LOW,HIGH [-79,304].")
+@click.option("--image-size", type=int, help="In-plane size of training slices [128].")
+@click.option("--foreground-fraction", type=float, help="Share of sampled slices with foreground [0.5].")
+@click.option("--splits", help="Reuse a splits.json (split by case).")
+@click.option("--val-fraction", type=float, help="Share of cases for validation [0.2].")
+@click.option("--test-fraction", type=float, help="Share of cases for test [0.2].")
+@click.option("--phantom-cases", type=int, help="Cases of the default phantom dataset [12].")
+@click.option("--qpg-layers", help="Roles (encoder, decoder, head, all) or globs; 'none' = classical [decoder].")
+@click.option("--mapping", help="affine, qt or chunked [affine].")
+@click.option("--chunk", type=int, help="Weights per basis state for the chunked mapping [32].")
+@click.option("--reps", type=int, help="Ansatz repetitions [2].")
+@click.option("--rotation", help="ry or ry_rz [ry].")
+@click.option("--entanglement", help="linear, reverse_linear, circular, full [linear].")
+@click.option("--backend", help="Probability engine [torch].")
+@click.option("--device", help="auto, cpu or cuda [auto].")
+@click.option("--epochs", type=int, help="Epochs [12].")
+@click.option("--max-steps", type=int, help="Stop after N optimizer steps (smoke runs).")
+@click.option("--samples-per-epoch", type=int, help="Slices drawn per epoch [all training slices].")
+@click.option("--batch-size", type=int, help="Batch size [8].")
+@click.option("--lr", type=float, help="Learning rate of classical parameters [1e-3].")
+@click.option("--qpg-lr", type=float, help="Learning rate of circuit and mapping parameters [1e-2].")
+@click.option("--weight-decay", type=float, help="AdamW weight decay [1e-4].")
+@click.option("--schedule", help="cosine, poly or constant [cosine].")
+@click.option("--amp/--no-amp", default=None, help="Mixed precision on CUDA [on].")
+@click.option("--seed", type=int, help="Seed [0].")
+@click.option("--out", help="Run folder [runs/<arch>-<encoder>-<method>-s<seed>-<time>].")
+@click.option("--resume", type=click.Path(), help="Continue the run in this folder from its latest checkpoint.")
+@friendly_errors
+def train(config_file: str | None, resume: str | None, **options: Any) -> None:
+    """Train a segmentation model (QPG on the selected layers, or classical with --qpg-layers none)."""
+    from ..training.config import TrainConfig
+    from ..training.loop import train as run_training
+
+    values: dict[str, Any] = TrainConfig.from_yaml(config_file) if config_file else {}
+    given = {k: v for k, v in options.items() if v is not None}
+    if "classes" in given:
+        given["classes"] = [c.strip() for c in given["classes"].split(",") if c.strip()]
+    if "window" in given:
+        given["window"] = _floats(given["window"], "--window")
+    values.update(given)
+    if resume and (given or config_file):
+        raise ValueError("--resume: continue with the run's own config.yaml; other options are not allowed")
+    config = TrainConfig.from_dict(values, source="options") if not resume else None
+    summary = run_training(config, resume=resume) if resume else run_training(config)
+    final = summary["final"]
+    dice = "  ".join(f"{k[len('val_dice_'):]} {v:.3f}" for k, v in final.items() if k.startswith("val_dice_"))
+    click.echo(f"run folder: {summary['run_dir']}")
+    click.echo(f"final validation Dice: {dice}")
+    if summary["qpg"]:
+        q = summary["qpg"]
+        click.echo(f"trainable parameters: classical {q['classical_trainable']:,} -> QPG {q['qpg_trainable']:,} "
+                   f"(ratio {q['ratio']:.3f})")
+
+
+@cli.command()
+@click.argument("run")
+@click.option("--data", help="Evaluate on this data source instead of the run's.")
+@click.option("--split", default="val", show_default=True, help="val, test, train or all.")
+@click.option("--checkpoint", default="best", show_default=True, help="best, final or latest.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [RUN/eval].")
+@click.option("--device", default="auto", show_default=True)
+@friendly_errors
+def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: str | None, device: str) -> None:
+    """Per-case 3D Dice/IoU per class and KiTS regions on a split of a run (RUN may be 'latest')."""
+    from ..training.evaluate import evaluate_run
+
+    if checkpoint not in ("best", "final", "latest"):
+        raise ValueError(f"--checkpoint: unknown value {checkpoint!r}; choose best, final or latest")
+    run_dir = _resolve_run(run)
+    summary = evaluate_run(run_dir, data=data, split=split, checkpoint=checkpoint,
+                           out_dir=Path(out_dir) if out_dir else None, device=device)
+    click.echo(f"evaluated {summary['cases']} {split} case(s) of {run_dir} ({checkpoint} checkpoint)")
+    for key, value in summary["mean"].items():
+        click.echo(f"  {key:<24} {value:.4f}")
+    click.echo(f"wrote {Path(out_dir) if out_dir else run_dir / 'eval'}")
+
+
+@cli.command()
+@click.argument("run")
+@click.argument("input_path", metavar="IN.nii.gz")
+@click.argument("output_path", metavar="OUT.nii.gz")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--checkpoint", default="best", show_default=True, help="For a run folder: best, final or latest.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@friendly_errors
+def predict(run: str, input_path: str, output_path: str, device: str, checkpoint: str, overwrite: bool) -> None:
+    """Segment a NIfTI volume with a run or an export (an export needs no qiskit)."""
+    from ..training.predicting import predict_nifti
+
+    result = predict_nifti(_resolve_run(run), Path(input_path), Path(output_path), device=device,
+                           overwrite=overwrite)
+    click.echo(f"wrote {result['output']} {tuple(result['shape'])}: "
+               + ", ".join(f"{k} {v}" for k, v in result["voxels_per_class"].items()))
+
+
+@cli.command("export")
+@click.argument("run")
+@click.argument("out_dir")
+@click.option("--checkpoint", default="best", show_default=True)
+@friendly_errors
+def export_cmd(run: str, out_dir: str, checkpoint: str) -> None:
+    """Materialize QPG layers into a plain smp model: OUT_DIR/model.pt + model.json."""
+    from ..training.exporting import export_run
+
+    meta = export_run(_resolve_run(run), Path(out_dir), checkpoint=checkpoint)
+    click.echo(f"exported {meta['arch']}-{meta['encoder']} ({meta['parameters']:,} parameters) to {out_dir}")
+
+
+@cli.command()
+@click.argument("out")
+@click.option("--cases", default=12, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--shape", default="96,96,32", show_default=True, help="Volume size X,Y,Z in voxels.")
+@friendly_errors
+def phantom(out: str, cases: int, seed: int, shape: str) -> None:
+    """Write a synthetic abdominal CT phantom dataset (KiTS layout) with kidney and tumor labels."""
+    from ..data import write_phantom_dataset
+
+    target = Path(out)
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target}: already exists and is not empty; choose another OUT")
+    size = tuple(int(v) for v in _floats(shape, "--shape"))
+    folders = write_phantom_dataset(target, cases=cases, seed=seed, shape=size)
+    click.echo(f"wrote {len(folders)} phantom cases to {target}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: click usage errors are shortened to one line too."""
+    try:
+        cli.main(args=argv, prog_name="hqctf", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

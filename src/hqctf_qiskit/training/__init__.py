@@ -1,0 +1,1 @@
+"""Training, evaluation, prediction and export around smp models with optional QPG layers."""

@@ -1,0 +1,30 @@
+"""``hqctf export``: a run's QPG layers materialized into a plain smp model (model.pt + model.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..qpg.export import export_classical
+from .checkpoint import atomic_write_json
+from .inference import EXPORT_META, EXPORT_WEIGHTS, export_metadata
+from .runs import load_run_model
+
+
+def export_run(run_dir: Path, out_dir: Path, checkpoint: str = "best") -> dict[str, Any]:
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir}: already exists and is not empty; choose another OUT_DIR")
+    model, config = load_run_model(Path(run_dir), checkpoint=checkpoint)
+    plain = export_classical(model).eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".{EXPORT_WEIGHTS}.tmp"
+    torch.save(plain.state_dict(), tmp)
+    tmp.replace(out_dir / EXPORT_WEIGHTS)
+    meta = export_metadata(config)
+    meta.update({"source_run": str(run_dir), "checkpoint": checkpoint,
+                 "parameters": sum(p.numel() for p in plain.parameters())})
+    atomic_write_json(out_dir / EXPORT_META, meta)
+    return meta

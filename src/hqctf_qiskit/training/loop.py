@@ -1,0 +1,259 @@
+"""The training loop: small and composable — data, model, optimizer, epochs, checkpoints, run-folder files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..data import SliceDataset, make_sampler
+from .checkpoint import atomic_write_json, atomic_write_text, checkpoint_path, load_checkpoint, save_checkpoint
+from .config import ConfigError, TrainConfig, load_run_config, save_config
+from .datasetup import discover, load_cases, resolve_splits, write_splits
+from .losses import DiceCELoss
+from .metrics import OverlapAccumulator, nanmean
+from .modeling import build_training_model, parameter_groups, resolve_device
+from .plots import plot_progress
+from .runs import create_run_dir, default_run_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    best_dice: float = -math.inf
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Every epoch reseeds from (seed, epoch): a resumed run draws exactly what an uninterrupted one would."""
+    return (seed * 1_000_003 + epoch * 7_919) % (2**63)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, kind: str, total_steps: int):
+    def factor(step: int) -> float:
+        progress = min(step / max(total_steps, 1), 1.0)
+        if kind == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * progress))
+        if kind == "poly":
+            return (1 - progress) ** 0.9
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Trainer:
+    """One training run in one run folder; ``run()`` trains to the end (or ``--max-steps``) and returns the summary."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False) -> None:
+        self.config, self.run_dir, self.resume = config, Path(run_dir), resume
+        self.device = resolve_device(config.device)
+        self.class_names = list(config.classes)
+        self.state = TrainState()
+
+    # -- setup ------------------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        config = self.config
+        torch.manual_seed(config.seed)
+        if self.device.type == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        cases = discover(config)
+        self.splits = resolve_splits(config, cases, self.run_dir if self.resume else None)
+        log.info("data: %d cases (train %d, val %d, test %d)", len(cases),
+                 *(len(self.splits[k]) for k in ("train", "val", "test")))
+        self.train_set = SliceDataset(load_cases(config, cases, self.splits["train"], "train"), config.image_size,
+                                      tuple(config.window))
+        self.val_set = SliceDataset(load_cases(config, cases, self.splits["val"], "val"), config.image_size,
+                                    tuple(config.window))
+        self.model, self.qpg_report = build_training_model(config)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config))
+        samples = config.samples_per_epoch or len(self.train_set)
+        self.steps_per_epoch = max(1, samples // config.batch_size)
+        total = self.steps_per_epoch * config.epochs
+        self.total_steps = min(total, config.max_steps) if config.max_steps else total
+        self.scheduler = make_scheduler(self.optimizer, config.schedule, self.total_steps)
+        self.amp = config.amp and self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
+        self.loss_fn = DiceCELoss(len(self.class_names))
+
+    def _write_run_files(self) -> None:
+        save_config(self.config, self.run_dir / "config.yaml")
+        write_splits(self.splits, self.run_dir)
+        if self.qpg_report is not None:
+            atomic_write_json(self.run_dir / "qpg_report.json", self.qpg_report)
+
+    def _restore(self) -> None:
+        state = load_checkpoint(checkpoint_path(self.run_dir, "latest"), map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.state = TrainState(state["epoch"], state["step"], state["best_dice"], state["history"])
+        log.info("resumed %s at epoch %d (step %d)", self.run_dir, self.state.epoch, self.state.step)
+
+    # -- loop -------------------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        self._setup()
+        if self.resume:
+            self._restore()
+        else:
+            self._write_run_files()
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        started = time.perf_counter()
+        try:
+            while self.state.epoch < self.config.epochs and not self._step_limit_reached():
+                row = self._run_epoch(writer)
+                self._log_row(row)
+                self._after_epoch(row, writer)
+        finally:
+            writer.close()
+        return self._finish(time.perf_counter() - started)
+
+    def _step_limit_reached(self) -> bool:
+        return self.config.max_steps is not None and self.state.step >= self.config.max_steps
+
+    def _run_epoch(self, writer) -> dict[str, Any]:
+        config, epoch = self.config, self.state.epoch
+        torch.manual_seed(epoch_seed(config.seed, epoch))
+        generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
+        samples = self.steps_per_epoch * config.batch_size
+        if config.foreground_fraction is not None:
+            sampler = make_sampler(self.train_set, config.foreground_fraction, samples, epoch_seed(config.seed, epoch))
+            loader = DataLoader(self.train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True)
+        else:
+            loader = DataLoader(self.train_set, batch_size=config.batch_size, shuffle=True, generator=generator,
+                                drop_last=len(self.train_set) >= config.batch_size)
+        self.model.train()
+        accumulator = OverlapAccumulator(len(self.class_names))
+        losses: list[float] = []
+        started = time.perf_counter()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, dynamic_ncols=True, disable=None)
+        for images, labels in bar:
+            if self._step_limit_reached():
+                break
+            loss, logits = self._train_step(images.to(self.device), labels.to(self.device))
+            losses.append(loss)
+            accumulator.update(logits.detach().float().cpu(), labels)
+            bar.set_postfix(loss=f"{loss:.3f}", dice=f"{nanmean(accumulator.dice()):.3f}")
+            writer.add_scalar("train/loss_step", loss, self.state.step)
+        bar.close()
+        epoch_time = time.perf_counter() - started
+        row = {"epoch": epoch + 1, "step": self.state.step, "train_loss": nanmean(losses),
+               "lr": self.optimizer.param_groups[0]["lr"], "epoch_seconds": round(epoch_time, 3)}
+        row.update(self._validate())
+        return row
+
+    def _train_step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, torch.Tensor]:
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp):
+            logits = self.model(images)
+            loss = self.loss_fn(logits, labels)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.state.step += 1
+        return float(loss.detach()), logits
+
+    @torch.no_grad()
+    def _validate(self) -> dict[str, float]:
+        self.model.eval()
+        loader = DataLoader(self.val_set, batch_size=self.config.batch_size * 2, shuffle=False)
+        accumulator = OverlapAccumulator(len(self.class_names))
+        total, count = 0.0, 0
+        for images, labels in loader:
+            images, labels = images.to(self.device), labels.to(self.device)
+            with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp):
+                logits = self.model(images)
+            total += float(self.loss_fn(logits, labels)) * images.shape[0]
+            count += images.shape[0]
+            accumulator.update(logits.float().cpu(), labels.cpu())
+        row: dict[str, float] = {"val_loss": total / max(count, 1)}
+        for name, dice, iou in zip(self.class_names[1:], accumulator.dice(), accumulator.iou()):
+            row[f"val_dice_{name}"], row[f"val_iou_{name}"] = dice, iou
+        row["val_mean_dice"] = nanmean(accumulator.dice())
+        return row
+
+    # -- bookkeeping ------------------------------------------------------------------------------------------
+    def _log_row(self, row: dict[str, Any]) -> None:
+        dice = "  ".join(f"{n} {row[f'val_dice_{n}']:.3f}" for n in self.class_names[1:])
+        log.info("epoch %d/%d  step %d  train loss %.4f  val loss %.4f  val Dice: %s  (%.1fs)", row["epoch"],
+                 self.config.epochs, row["step"], row["train_loss"], row["val_loss"], dice, row["epoch_seconds"])
+
+    def _after_epoch(self, row: dict[str, Any], writer) -> None:
+        self.state.epoch += 1
+        self.state.history.append(row)
+        for key, value in row.items():
+            if key != "epoch" and isinstance(value, float) and not math.isnan(value):
+                writer.add_scalar(f"epoch/{key}", value, row["epoch"])
+        writer.flush()
+        improved = not math.isnan(row["val_mean_dice"]) and row["val_mean_dice"] > self.state.best_dice
+        if improved:
+            self.state.best_dice = row["val_mean_dice"]
+        state = self._checkpoint_state()
+        if improved:
+            save_checkpoint(checkpoint_path(self.run_dir, "best"), state)
+        save_checkpoint(checkpoint_path(self.run_dir, "latest"), state)
+        self._write_metrics_csv()
+        plot_progress(self.state.history, self.class_names, self.run_dir / "progress.png")
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+            "epoch": self.state.epoch, "step": self.state.step, "best_dice": self.state.best_dice,
+            "history": self.state.history, "config": self.config.to_dict(),
+        }
+
+    def _write_metrics_csv(self) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(self.state.history[0]))
+        writer.writeheader()
+        writer.writerows(self.state.history)
+        atomic_write_text(self.run_dir / "metrics.csv", buffer.getvalue())
+
+    def _finish(self, seconds: float) -> dict[str, Any]:
+        save_checkpoint(checkpoint_path(self.run_dir, "final"), self._checkpoint_state())
+        last = self.state.history[-1] if self.state.history else {}
+        summary = {
+            "run_dir": str(self.run_dir), "epochs": self.state.epoch, "steps": self.state.step,
+            "best_val_mean_dice": self.state.best_dice if self.state.history else None,
+            "final": {k: v for k, v in last.items() if k.startswith("val_")},
+            "train_seconds_this_session": round(seconds, 2), "device": str(self.device),
+            "qpg": None if self.qpg_report is None else {
+                k: self.qpg_report[k] for k in ("classical_trainable", "qpg_trainable", "ratio")
+            },
+        }
+        atomic_write_json(self.run_dir / "summary.json", summary)
+        return summary
+
+
+def train(config: TrainConfig, resume: str | Path | None = None) -> dict[str, Any]:
+    """Train a new run (``config.out`` or a fresh ``runs/<name>``), or resume one from its latest checkpoint."""
+    if resume is not None:
+        run_dir = Path(resume)
+        if not checkpoint_path(run_dir, "latest").is_file():
+            raise ConfigError(f"--resume: {run_dir} has no checkpoint_latest.pt to resume from")
+        return Trainer(load_run_config(run_dir), run_dir, resume=True).run()
+    run_dir = create_run_dir(Path(config.out) if config.out else default_run_dir(config))
+    try:
+        return Trainer(config, run_dir).run()
+    except BaseException:
+        if not any(run_dir.iterdir()):
+            run_dir.rmdir()  # bad input before anything was written: leave no empty run behind
+        raise

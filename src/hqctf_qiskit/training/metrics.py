@@ -1,0 +1,85 @@
+"""Overlap metrics per class and for the KiTS regions.
+
+NaN policy: when both the prediction and the reference are empty for a class (or region), Dice and IoU are NaN —
+"nothing to find, nothing found" is neither a success nor a failure — and means skip NaNs (``nanmean``). A
+prediction of something where the reference is empty scores 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+def kits_regions(class_names: Sequence[str]) -> dict[str, list[int]]:
+    """KiTS evaluation regions available for this class list: kidney+tumor (+cyst) and tumor."""
+    names = [c.lower() for c in class_names]
+    regions: dict[str, list[int]] = {}
+    if "kidney" in names and "tumor" in names:
+        regions["kidney+tumor"] = [i for i, c in enumerate(names) if c in ("kidney", "tumor", "cyst")]
+        regions["tumor"] = [names.index("tumor")]
+    return regions
+
+
+def overlap(pred: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> tuple[float, float]:
+    """(Dice, IoU) of two boolean masks, NaN when both are empty."""
+    if isinstance(pred, torch.Tensor):
+        inter, p, r = int((pred & ref).sum()), int(pred.sum()), int(ref.sum())
+    else:
+        inter, p, r = int(np.logical_and(pred, ref).sum()), int(pred.sum()), int(ref.sum())
+    if p + r == 0:
+        return math.nan, math.nan
+    return 2 * inter / (p + r), inter / (p + r - inter)
+
+
+def case_metrics(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str]) -> dict[str, float]:
+    """Dice and IoU for every foreground class and every KiTS region of one 3D case."""
+    result: dict[str, float] = {}
+    for index, name in enumerate(class_names):
+        if index == 0:
+            continue
+        result[f"dice_{name}"], result[f"iou_{name}"] = overlap(pred == index, ref == index)
+    for region, labels in kits_regions(class_names).items():
+        result[f"dice_{region}"], result[f"iou_{region}"] = overlap(np.isin(pred, labels), np.isin(ref, labels))
+    return result
+
+
+def nanmean(values: Sequence[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+class OverlapAccumulator:
+    """Accumulates intersections and sizes per class over many batches (validation Dice over a whole split)."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.inter = torch.zeros(num_classes, dtype=torch.float64)
+        self.pred = torch.zeros(num_classes, dtype=torch.float64)
+        self.ref = torch.zeros(num_classes, dtype=torch.float64)
+
+    def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        pred = logits.argmax(dim=1)
+        for c in range(1, self.num_classes):
+            p, r = pred == c, target == c
+            self.inter[c] += (p & r).sum().item()
+            self.pred[c] += p.sum().item()
+            self.ref[c] += r.sum().item()
+
+    def dice(self) -> list[float]:
+        """Per foreground class (index 1..C-1); NaN where both are empty."""
+        out = []
+        for c in range(1, self.num_classes):
+            total = self.pred[c] + self.ref[c]
+            out.append(math.nan if total == 0 else float(2 * self.inter[c] / total))
+        return out
+
+    def iou(self) -> list[float]:
+        out = []
+        for c in range(1, self.num_classes):
+            union = self.pred[c] + self.ref[c] - self.inter[c]
+            out.append(math.nan if union == 0 else float(self.inter[c] / union))
+        return out

@@ -1,0 +1,50 @@
+"""Build the model a config describes (smp architecture + optional QPG layers) and its optimizer groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..models import build_model
+from ..qpg import apply_qpg, parse_layer_patterns
+from ..qpg.generator import ChannelCircuitGenerator
+from .config import ConfigError, TrainConfig
+
+
+def build_training_model(config: TrainConfig) -> tuple[nn.Module, dict[str, Any] | None]:
+    """The model for ``config`` and its QPG parameter report (None for a classical model)."""
+    try:
+        model = build_model(config.arch, config.encoder, in_channels=1, classes=len(config.classes))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if not parse_layer_patterns(config.qpg_layers):
+        return model, None
+    try:
+        report = apply_qpg(
+            model, config.qpg_layers, config.ansatz(), mapping=config.mapping, engine=config.backend,
+            mapping_options=config.mapping_options(),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return model, report.to_dict()
+
+
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Circuit and mapping parameters get ``--qpg-lr`` and no weight decay; everything else ``--lr``."""
+    qpg_ids = {id(p) for m in model.modules() if isinstance(m, ChannelCircuitGenerator) for p in m.parameters()}
+    qpg = [p for p in model.parameters() if id(p) in qpg_ids and p.requires_grad]
+    classical = [p for p in model.parameters() if id(p) not in qpg_ids and p.requires_grad]
+    groups = [{"params": classical, "lr": config.lr, "weight_decay": config.weight_decay, "name": "classical"}]
+    if qpg:
+        groups.append({"params": qpg, "lr": config.qpg_lr, "weight_decay": 0.0, "name": "qpg"})
+    return groups
+
+
+def resolve_device(option: str) -> torch.device:
+    if option == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA GPU is available here (use --device cpu or auto)")
+    if option == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(option)

@@ -1,0 +1,29 @@
+"""progress.png: loss and Dice curves per epoch (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def plot_progress(history: list[dict[str, Any]], class_names: list[str], path: Path) -> None:
+    epochs = [row["epoch"] for row in history]
+    fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [r["train_loss"] for r in history], label="train")
+    ax_loss.plot(epochs, [r["val_loss"] for r in history], label="val")
+    ax_loss.set(xlabel="epoch", ylabel="Dice + CE loss", title="loss")
+    ax_loss.legend()
+    for name in class_names[1:]:
+        ax_dice.plot(epochs, [r[f"val_dice_{name}"] for r in history], marker="o", label=name)
+    ax_dice.set(xlabel="epoch", ylabel="validation Dice", ylim=(0, 1), title="validation Dice")
+    ax_dice.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,153 @@
+"""Bad input: one clear line naming the file or option, a nonzero exit, no traceback, nothing overwritten."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from hqctf_qiskit.cli.main import main
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code not in (0, None)
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def copy_dataset(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def rewrite(path: Path, array: np.ndarray, affine: np.ndarray | None = None) -> None:
+    ref = nib.load(path)
+    nib.save(nib.Nifti1Image(array, ref.affine if affine is None else affine), path)
+
+
+TRAIN = ["train", "--max-steps", "1", "--image-size", "32", "--device", "cpu", "--qpg-layers", "none"]
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--arch", "vnet"], ["--arch", "vnet"]),
+        (["--mapping", "fourier"], ["--mapping", "fourier"]),
+        (["--encoder", "resnet999"], ["--encoder", "resnet999"]),
+        (["--qpg-layers", "decodr"], ["--qpg-layers", "decodr"]),
+        (["--epochs", "abc"], ["--epochs"]),
+        (["--window", "300,-50"], ["--window"]),
+    ],
+)
+def test_bad_options(capsys, tmp_path, tiny_phantom, args, fragments):
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, *TRAIN, "--data", str(tiny_phantom), "--out", str(out), *args)
+    assert_one_line_error(code, err, *fragments)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_data_folder(capsys, tmp_path):
+    code, _, err = run_cli(capsys, *TRAIN, "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "nowhere")
+
+
+def test_empty_dataset(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(capsys, *TRAIN, "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "empty")
+
+
+@pytest.mark.parametrize("problem", ["shape", "affine", "labels", "nan", "not_nifti"])
+def test_bad_case_files(capsys, tmp_path, tiny_phantom, problem):
+    data = copy_dataset(tiny_phantom, tmp_path / "data")
+    case = data / "case_00001"
+    image, label = case / "imaging.nii.gz", case / "segmentation.nii.gz"
+    img = nib.load(image)
+    if problem == "shape":
+        rewrite(label, np.zeros((10, 10, 4), np.uint8))
+        target = label
+    elif problem == "affine":
+        rewrite(label, np.asarray(nib.load(label).dataobj), img.affine @ np.diag([2.0, 1, 1, 1]))
+        target = label
+    elif problem == "labels":
+        lab = np.asarray(nib.load(label).dataobj).copy()
+        lab[0, 0, 0] = 7
+        rewrite(label, lab)
+        target = label
+    elif problem == "nan":
+        arr = np.asarray(img.dataobj).astype(np.float32)
+        arr[1, 1, 1] = np.nan
+        rewrite(image, arr)
+        target = image
+    else:
+        image.write_text("this is not a NIfTI file")
+        target = image
+    code, _, err = run_cli(capsys, *TRAIN, "--data", str(data), "--out", str(tmp_path / "r"),
+                           "--val-fraction", "0.25", "--test-fraction", "0.25", "--splits",
+                           str(_all_cases_splits(tmp_path)))
+    assert_one_line_error(code, err, target.name)
+    assert "case_00001" in err
+
+
+def _all_cases_splits(tmp_path: Path) -> Path:
+    path = tmp_path / "splits.json"
+    path.write_text('{"train": ["case_00000", "case_00001"], "val": ["case_00002"], "test": ["case_00003"]}')
+    return path
+
+
+def test_empty_split(capsys, tmp_path, tiny_phantom):
+    splits = tmp_path / "splits.json"
+    splits.write_text('{"train": ["case_00000", "case_00001", "case_00002", "case_00003"], "val": [], "test": []}')
+    code, _, err = run_cli(capsys, *TRAIN, "--data", str(tiny_phantom), "--out", str(tmp_path / "r"),
+                           "--splits", str(splits))
+    assert_one_line_error(code, err, "val split is empty")
+
+
+def test_existing_run_folder_is_never_overwritten(capsys, tmp_path, tiny_phantom):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint_best.pt").write_bytes(b"precious")
+    code, _, err = run_cli(capsys, *TRAIN, "--data", str(tiny_phantom), "--out", str(out))
+    assert_one_line_error(code, err, "--out", "not empty")
+    assert [p.name for p in out.iterdir()] == ["checkpoint_best.pt"]
+    assert (out / "checkpoint_best.pt").read_bytes() == b"precious"
+
+
+def test_resume_without_checkpoint(capsys, tmp_path):
+    (tmp_path / "run").mkdir()
+    code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path / "run"))
+    assert_one_line_error(code, err, "--resume", "checkpoint_latest.pt")
+
+
+def test_evaluate_and_predict_and_export_on_a_folder_that_is_not_a_run(capsys, tmp_path):
+    (tmp_path / "junk").mkdir()
+    for args in (["evaluate", str(tmp_path / "junk")],
+                 ["export", str(tmp_path / "junk"), str(tmp_path / "exp")],
+                 ["predict", str(tmp_path / "nope"), str(tmp_path / "in.nii.gz"), str(tmp_path / "out.nii.gz")]):
+        code, _, err = run_cli(capsys, *args)
+        assert_one_line_error(code, err)
+
+
+def test_predict_non_nifti_input(capsys, tmp_path, tiny_run):
+    bad = tmp_path / "scan.txt"
+    bad.write_text("hello")
+    code, _, err = run_cli(capsys, "predict", str(tiny_run), str(bad), str(tmp_path / "out.nii.gz"))
+    assert_one_line_error(code, err, "scan.txt")
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path):
+    with pytest.raises(Exception):
+        main(["--debug", *TRAIN, "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])

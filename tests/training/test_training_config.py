@@ -1,0 +1,62 @@
+import pytest
+
+from hqctf_qiskit.training.checkpoint import atomic_write_text, load_checkpoint
+from hqctf_qiskit.training.config import ConfigError, TrainConfig
+
+
+def test_defaults_validate_and_round_trip():
+    config = TrainConfig()
+    config.validate()
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert config.qpg_layers == "decoder" and config.backend == "torch"
+
+
+def test_yaml_accepts_dashes_and_rejects_unknown_keys(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("arch: fpn\nqpg-layers: none\nepochs: 3\n")
+    assert TrainConfig.from_yaml(good) == {"arch": "fpn", "qpg_layers": "none", "epochs": 3}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("arhc: fpn\n")
+    with pytest.raises(ConfigError, match="bad.yaml has unknown option"):
+        TrainConfig.from_yaml(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("arch: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        TrainConfig.from_yaml(broken)
+
+
+@pytest.mark.parametrize(
+    "changes, option",
+    [({"arch": "vnet"}, "--arch"), ({"mapping": "fourier"}, "--mapping"), ({"epochs": 0}, "--epochs"),
+     ({"window": [300, -50]}, "--window"), ({"classes": ["bg"]}, "--classes"), ({"device": "tpu"}, "--device"),
+     ({"entanglement": "star"}, "--entanglement")],
+)
+def test_bad_values_name_their_option(changes, option):
+    with pytest.raises(ConfigError, match=option):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), **changes})
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "file.txt"
+    atomic_write_text(target, "first")
+
+    class Boom(Exception):
+        pass
+
+    from hqctf_qiskit.training import checkpoint
+
+    def failing(handle):
+        handle.write(b"partial")
+        raise Boom
+
+    with pytest.raises(Boom):
+        checkpoint._atomic(target, failing)
+    assert target.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
+
+
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "checkpoint_latest.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="checkpoint_latest.pt: not a readable hqctf checkpoint"):
+        load_checkpoint(bad)

@@ -1,0 +1,145 @@
+"""End-to-end: a tiny real training run, its run folder, resume determinism, evaluate, export, predict."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import TINY_TRAIN_ARGS
+
+pytestmark = pytest.mark.slow
+
+RUN_FILES = [
+    "config.yaml", "splits.json", "metrics.csv", "checkpoint_latest.pt", "checkpoint_best.pt", "checkpoint_final.pt",
+    "progress.png", "summary.json", "qpg_report.json",
+]
+
+
+def hqctf(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "hqctf_qiskit.cli.main", *args], capture_output=True, text=True,
+                            timeout=600, **kwargs)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def metrics_without_times(run: Path) -> list[dict[str, str]]:
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    for row in rows:
+        row.pop("epoch_seconds")
+    return rows
+
+
+def test_run_folder_has_everything(tiny_run):
+    for name in RUN_FILES:
+        assert (tiny_run / name).is_file(), name
+    assert list((tiny_run / "tensorboard").glob("events.out.tfevents.*"))
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    assert config["seed"] == 3 and config["versions"]["qiskit"].startswith("2.")
+    rows = list(csv.DictReader((tiny_run / "metrics.csv").open()))
+    assert len(rows) == 2 and {"train_loss", "val_loss", "val_dice_kidney", "val_iou_tumor"} <= set(rows[0])
+    report = json.loads((tiny_run / "qpg_report.json").read_text())
+    assert report["qpg_trainable"] < report["classical_trainable"] and report["layers"]
+    splits = json.loads((tiny_run / "splits.json").read_text())
+    assert sum(len(v) for v in splits.values()) == 4
+
+
+def test_resume_after_a_kill_reaches_the_same_metrics(tmp_path, tiny_phantom):
+    args = ["--data", str(tiny_phantom), *TINY_TRAIN_ARGS[:-4], "--epochs", "3", "--seed", "5", "--qpg-layers",
+            "decoder.blocks.4.*", "--image-size", "32"]
+    reference = tmp_path / "uninterrupted"
+    hqctf("train", *args, "--out", str(reference))
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "hqctf_qiskit.cli.main", "train", *args, "--out", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "metrics.csv").is_file():  # first epoch finished and checkpointed
+        assert process.poll() is None and time.time() < deadline, "run ended before it could be killed"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "summary.json").exists(), "the run must have been killed before finishing"
+
+    hqctf("train", "--resume", str(killed))
+    assert metrics_without_times(killed) == metrics_without_times(reference)
+    final = lambda run: json.loads((run / "summary.json").read_text())["final"]  # noqa: E731
+    assert final(killed) == final(reference)
+    a = torch.load(killed / "checkpoint_final.pt", weights_only=True)["model"]
+    b = torch.load(reference / "checkpoint_final.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_evaluate_writes_per_case_metrics_and_overlays(tiny_run):
+    result = hqctf("evaluate", str(tiny_run), "--split", "all")
+    assert "dice_kidney" in result.stdout
+    summary = json.loads((tiny_run / "eval" / "summary.json").read_text())
+    assert summary["cases"] == 4 and "dice_kidney+tumor" in summary["mean"]
+    rows = list(csv.DictReader((tiny_run / "eval" / "per_case.csv").open()))
+    assert len(rows) == 4 and all(0.0 <= float(r["dice_kidney"]) <= 1.0 for r in rows)
+    assert len(list((tiny_run / "eval").glob("overlay_*.png"))) == 3
+
+
+def test_export_predict_round_trip_without_qiskit(tmp_path, tiny_run, tiny_phantom):
+    export = tmp_path / "export"
+    hqctf("export", str(tiny_run), str(export))
+    meta = json.loads((export / "model.json").read_text())
+    assert meta["arch"] == "unet" and meta["classes"] == ["background", "kidney", "tumor"]
+
+    # a non-RAS input: the prediction must come back on the input's own grid and affine
+    source = nib.load(tiny_phantom / "case_00000" / "imaging.nii.gz")
+    flipped = nib.Nifti1Image(np.asarray(source.dataobj)[::-1].copy(), source.affine @ np.diag([-1, 1, 1, 1]))
+    flipped.affine[0, 3] = source.affine[0, 3] + source.affine[0, 0] * (source.shape[0] - 1)
+    lps = tmp_path / "input_flipped.nii.gz"
+    nib.save(nib.Nifti1Image(np.asarray(flipped.dataobj), flipped.affine), lps)
+
+    from_run, from_export = tmp_path / "from_run.nii.gz", tmp_path / "from_export.nii.gz"
+    hqctf("predict", str(tiny_run), str(lps), str(from_run))
+    script = (
+        "import sys; from hqctf_qiskit.cli.main import main\n"
+        f"try: main(['predict', {str(export)!r}, {str(lps)!r}, {str(from_export)!r}])\n"
+        "except SystemExit as e: assert e.code in (0, None)\n"
+        "bad = [m for m in sys.modules if m.split('.')[0].startswith('qiskit')]\n"
+        "print('QISKIT', bad); sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    a, b = nib.load(from_run), nib.load(from_export)
+    assert a.shape == nib.load(lps).shape and np.allclose(a.affine, nib.load(lps).affine)
+    assert a.get_data_dtype() == np.uint8 and int(a.header["sform_code"]) > 0
+    assert np.array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))
+    # same labels as predicting the un-flipped original, flipped back: orientation handled, not ignored
+    original = tmp_path / "from_original.nii.gz"
+    hqctf("predict", str(export), str(tiny_phantom / "case_00000" / "imaging.nii.gz"), str(original))
+    assert np.array_equal(np.asarray(nib.load(original).dataobj)[::-1], np.asarray(a.dataobj))
+
+
+def test_predict_refuses_to_overwrite(tmp_path, tiny_run, tiny_phantom):
+    out = tmp_path / "pred.nii.gz"
+    out.write_bytes(b"precious")
+    result = hqctf("predict", str(tiny_run), str(tiny_phantom / "case_00001" / "imaging.nii.gz"), str(out),
+                   check=False)
+    assert result.returncode != 0 and "already exists" in result.stderr
+    assert out.read_bytes() == b"precious"
+
+
+def test_classical_training_has_no_qpg_report(tmp_path, tiny_phantom):
+    out = tmp_path / "classical"
+    args = [a for a in TINY_TRAIN_ARGS]
+    args[args.index("--epochs") + 1] = "1"
+    hqctf("train", "--data", str(tiny_phantom), "--out", str(out), "--qpg-layers", "none", *args)
+    assert not (out / "qpg_report.json").exists()
+    assert json.loads((out / "summary.json").read_text())["qpg"] is None
