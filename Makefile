@@ -26,7 +26,7 @@ test-fast: install
 
 demo: install
 	$(BIN)/hqctf train
-	$(BIN)/hqctf evaluate runs/demo
+	$(BIN)/hqctf evaluate latest --split test
 
 bench: install
 	$(BIN)/python benchmarks/engine.py

@@ -26,7 +26,7 @@ def test_kits_regions_and_case_metrics():
     pred = np.array([[0, 1, 2, 2]])
     m = case_metrics(pred, ref, names)
     assert m["dice_kidney"] == 2 / 3 and m["dice_tumor"] == 2 / 3
-    assert m["dice_kidney+tumor"] == 1.0
+    assert m["dice_region_kidney+tumor"] == 1.0 and m["dice_region_tumor"] == m["dice_tumor"]
 
 
 def test_nanmean_skips_nan():

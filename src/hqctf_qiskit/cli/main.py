@@ -59,7 +59,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 @click.option("--entanglement", help="linear, reverse_linear, circular, full [linear].")
 @click.option("--backend", help="Probability engine [torch].")
 @click.option("--device", help="auto, cpu or cuda [auto].")
-@click.option("--epochs", type=int, help="Epochs [12].")
+@click.option("--epochs", type=int, help="Epochs [10].")
 @click.option("--max-steps", type=int, help="Stop after N optimizer steps (smoke runs).")
 @click.option("--samples-per-epoch", type=int, help="Slices drawn per epoch [all training slices].")
 @click.option("--batch-size", type=int, help="Batch size [8].")

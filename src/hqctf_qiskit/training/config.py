@@ -43,7 +43,7 @@ class TrainConfig:
     backend: str = "torch"
     # optimisation
     device: str = "auto"
-    epochs: int = 12
+    epochs: int = 10
     max_steps: int | None = None
     samples_per_epoch: int | None = None
     batch_size: int = 8

@@ -27,7 +27,7 @@ SPLITS = ("val", "test", "train", "all")
 
 def metric_names(class_names: list[str]) -> list[str]:
     names = [f"{m}_{c}" for c in class_names[1:] for m in ("dice", "iou")]
-    return names + [f"{m}_{r}" for r in kits_regions(class_names) for m in ("dice", "iou")]
+    return names + [f"{m}_region_{r}" for r in kits_regions(class_names) for m in ("dice", "iou")]
 
 
 def select_case_ids(splits: dict[str, list[str]], split: str, available: list[str]) -> list[str]:

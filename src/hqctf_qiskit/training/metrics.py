@@ -43,7 +43,8 @@ def case_metrics(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str]) 
             continue
         result[f"dice_{name}"], result[f"iou_{name}"] = overlap(pred == index, ref == index)
     for region, labels in kits_regions(class_names).items():
-        result[f"dice_{region}"], result[f"iou_{region}"] = overlap(np.isin(pred, labels), np.isin(ref, labels))
+        key = f"region_{region}"
+        result[f"dice_{key}"], result[f"iou_{key}"] = overlap(np.isin(pred, labels), np.isin(ref, labels))
     return result
 
 
