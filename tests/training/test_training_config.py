@@ -60,3 +60,11 @@ def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="checkpoint_latest.pt: not a readable hqctf checkpoint"):
         load_checkpoint(bad)
+
+
+def test_example_config_is_valid():
+    from helpers import REPO_ROOT
+
+    values = TrainConfig.from_yaml(REPO_ROOT / "examples" / "train_small.yaml")
+    config = TrainConfig.from_dict({**TrainConfig().to_dict(), **values})
+    assert config.mapping == "chunked" and config.image_size == 96
