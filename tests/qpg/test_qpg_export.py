@@ -51,3 +51,15 @@ def test_inference_path_does_not_import_qiskit(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_export_with_override_weights_uses_them():
+    model = qpg_unet().eval()
+    name = "segmentation_head.0"
+    layer = model.get_submodule(name)
+    replacement = torch.full(layer.weight_shape, 0.01)
+    exported = export_classical(model, {name: replacement})
+    assert torch.equal(exported.get_submodule(name).weight, replacement)
+    other = "decoder.blocks.0.conv1.0"
+    with torch.no_grad():
+        assert torch.equal(exported.get_submodule(other).weight, model.get_submodule(other).generated_weight())

@@ -68,13 +68,14 @@ def apply_qpg(
     report = QPGReport(mapping=mapping, ansatz=ansatz.to_dict(), classical_trainable=trainable_parameters(model))
     names = select_layers(model, parse_layer_patterns(layers))
     engine_for = engine_provider(ansatz, engine, **(engine_options or {}))
+    exact_for = engine_for if engine == "torch" and not engine_options else engine_provider(ansatz, "torch")
     for name in names:
         original = model.get_submodule(name)
         weight = original.weight
         channels, fan_in = weight.shape[0], weight[0].numel()
         generator = ChannelCircuitGenerator(
             channels, fan_in, engine_for, mapping=mapping, mapping_options=mapping_options,
-            target_std=_init_std(weight),
+            target_std=_init_std(weight), calibration_engine_for=exact_for,
         ).to(device=weight.device)
         qpg = QPGConv2d(original, generator) if isinstance(original, nn.Conv2d) else QPGLinear(original, generator)
         qpg.train(original.training)

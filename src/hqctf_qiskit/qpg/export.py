@@ -12,16 +12,21 @@ from .selection import replace_module
 
 
 @torch.no_grad()
-def export_classical(model: nn.Module) -> nn.Module:
+def export_classical(model: nn.Module, weights: dict[str, torch.Tensor] | None = None) -> nn.Module:
     """A copy of ``model`` with every QPG layer replaced by a plain layer holding its generated weights.
 
-    The copy has the original architecture's module tree, so its ``state_dict`` loads into a freshly built model.
-    The input model is left untouched.
+    ``weights`` (layer name → weight) overrides the generated weights of some layers, e.g. weights regenerated from
+    probabilities measured on a sampler backend. The copy has the original architecture's module tree, so its
+    ``state_dict`` loads into a freshly built model. The input model is left untouched.
     """
+    weights = weights or {}
     exported = copy.deepcopy(model)
     targets = [name for name, module in exported.named_modules() if isinstance(module, QPGModule)]
+    unknown = set(weights) - set(targets)
+    if unknown:
+        raise KeyError(f"not QPG layers: {sorted(unknown)}")
     for name in targets:
-        replace_module(exported, name, exported.get_submodule(name).materialize())
+        replace_module(exported, name, exported.get_submodule(name).materialize(weights.get(name)))
     return exported
 
 

@@ -25,6 +25,7 @@ class ChannelCircuitGenerator(nn.Module):
         mapping: str = "affine",
         mapping_options: dict[str, Any] | None = None,
         target_std: float = 0.05,
+        calibration_engine_for: EngineProvider | None = None,
     ) -> None:
         super().__init__()
         options = dict(mapping_options or {})
@@ -37,13 +38,19 @@ class ChannelCircuitGenerator(nn.Module):
         # give every channel the same point mass on |0…0> and identical filters).
         self.theta = nn.Parameter(torch.empty(channels, self.engine.num_parameters).uniform_(-math.pi, math.pi))
         self.mapping = cls(channels, fan_in, self.num_qubits, **options)
+        # Calibrate on exact probabilities when an exact engine is given: no shots (or hardware jobs) are spent
+        # on initialization, and the weight scale does not depend on shot noise.
+        calibration = calibration_engine_for(self.num_qubits) if calibration_engine_for else self.engine
         with torch.no_grad():
-            self.mapping.calibrate(self.probabilities(), target_std)
+            self.mapping.calibrate(self._run(calibration), target_std)
 
-    def probabilities(self) -> torch.Tensor:
+    def _run(self, engine: Any) -> torch.Tensor:
         # Autocast would run the engine's matmuls in half precision, where 2**-n probabilities lose their digits.
         with torch.autocast(device_type=self.theta.device.type, enabled=False):
-            return self.engine.probabilities(self.theta).to(self.theta.dtype)
+            return engine.probabilities(self.theta).to(self.theta)
+
+    def probabilities(self) -> torch.Tensor:
+        return self._run(self.engine)
 
     def forward(self) -> torch.Tensor:
         with torch.autocast(device_type=self.theta.device.type, enabled=False):

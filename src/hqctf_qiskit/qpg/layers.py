@@ -34,7 +34,7 @@ class QPGModule(nn.Module):
         self._cached_weight, self._cache_key = None, None
         return super().train(mode)
 
-    def materialize(self) -> nn.Module:
+    def materialize(self, weight: torch.Tensor | None = None) -> nn.Module:
         raise NotImplementedError
 
 
@@ -59,14 +59,14 @@ class QPGConv2d(QPGModule):
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     @torch.no_grad()
-    def materialize(self) -> nn.Conv2d:
-        """A plain ``nn.Conv2d`` holding the generated weights (what inference and export use)."""
+    def materialize(self, weight: torch.Tensor | None = None) -> nn.Conv2d:
+        """A plain ``nn.Conv2d`` holding the generated weights (or ``weight``, e.g. from sampled probabilities)."""
         ref = self.generator.theta
         conv = nn.Conv2d(
             self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding, self.dilation,
             self.groups, bias=self.bias is not None, padding_mode=self.padding_mode, device=ref.device, dtype=ref.dtype,
         )
-        conv.weight.copy_(self.generator().reshape(self.weight_shape))
+        conv.weight.copy_((self.generator() if weight is None else weight).reshape(self.weight_shape))
         if self.bias is not None:
             conv.bias.copy_(self.bias)
         return conv.train(self.training)
@@ -93,12 +93,12 @@ class QPGLinear(QPGModule):
         return F.linear(x, self.generated_weight(), self.bias)
 
     @torch.no_grad()
-    def materialize(self) -> nn.Linear:
+    def materialize(self, weight: torch.Tensor | None = None) -> nn.Linear:
         ref = self.generator.theta
         linear = nn.Linear(
             self.in_features, self.out_features, bias=self.bias is not None, device=ref.device, dtype=ref.dtype
         )
-        linear.weight.copy_(self.generator().reshape(self.weight_shape))
+        linear.weight.copy_((self.generator() if weight is None else weight).reshape(self.weight_shape))
         if self.bias is not None:
             linear.bias.copy_(self.bias)
         return linear.train(self.training)

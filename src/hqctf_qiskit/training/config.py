@@ -41,6 +41,10 @@ class TrainConfig:
     rotation: str = "ry"
     entanglement: str = "linear"
     backend: str = "torch"
+    shots: int | None = None  # None: exact probabilities
+    gradient: str = "param-shift"  # sampler backends: param-shift or spsa
+    pack: bool = False  # sampler backends: several channels per wide circuit
+    optimization_level: int = 1
     # optimisation
     device: str = "auto"
     epochs: int = 10
@@ -110,6 +114,11 @@ class TrainConfig:
                 raise ConfigError(f"--{option.replace('_', '-')}: must be >= 1, got {value}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"--max-steps: must be >= 1, got {self.max_steps}")
+        choice("gradient", self.gradient, ["param-shift", "spsa"])
+        if self.shots is not None and self.shots < 1:
+            raise ConfigError(f"--shots: must be >= 1, got {self.shots}")
+        if self.optimization_level not in (0, 1, 2, 3):
+            raise ConfigError(f"--optimization-level: must be 0-3, got {self.optimization_level}")
         if self.reps < 0:
             raise ConfigError(f"--reps: must be >= 0, got {self.reps}")
         if self.lr <= 0 or self.qpg_lr <= 0:
@@ -130,6 +139,20 @@ class TrainConfig:
 
     def mapping_options(self) -> dict[str, Any]:
         return {"chunk": self.chunk} if self.mapping == "chunked" else {}
+
+    def engine_options(self) -> dict[str, Any]:
+        """Options for ``make_engine``: the exact torch engine takes shots only; sampler backends take all."""
+        options: dict[str, Any] = {}
+        if self.shots is not None:
+            options.update(shots=self.shots, seed=self.seed)
+        if self.backend != "torch":
+            options.update(gradient=self.gradient, pack=self.pack, optimization_level=self.optimization_level,
+                           seed=self.seed)
+        return options
+
+    @property
+    def is_hardware(self) -> bool:
+        return self.backend.startswith("ibm_")
 
 
 def library_versions() -> dict[str, str]:

@@ -24,7 +24,7 @@ def build_training_model(config: TrainConfig) -> tuple[nn.Module, dict[str, Any]
     try:
         report = apply_qpg(
             model, config.qpg_layers, config.ansatz(), mapping=config.mapping, engine=config.backend,
-            mapping_options=config.mapping_options(),
+            mapping_options=config.mapping_options(), engine_options=config.engine_options(),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

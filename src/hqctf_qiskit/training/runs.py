@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from torch import nn
@@ -54,6 +55,8 @@ def load_run_model(run_dir: Path, checkpoint: str = "best") -> tuple[nn.Module, 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     state = load_checkpoint(find_checkpoint(run_dir, checkpoint))
-    model, _ = build_training_model(config)
+    # Rebuild with the exact torch engine whatever the run trained on: loading weights must not need a sampler
+    # backend (or an IBM account); --weights-from is the way to run the trained circuits on a backend.
+    model, _ = build_training_model(replace(config, backend="torch", shots=None))
     model.load_state_dict(state["model"])
     return model.eval(), config
