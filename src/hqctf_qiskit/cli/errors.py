@@ -34,5 +34,5 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stdout,
                         force=True)
-    for noisy in ("qiskit", "matplotlib", "PIL", "stevedore", "urllib3"):
+    for noisy in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "matplotlib", "PIL", "stevedore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

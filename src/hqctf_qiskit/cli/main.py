@@ -57,7 +57,11 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 @click.option("--reps", type=int, help="Ansatz repetitions [2].")
 @click.option("--rotation", help="ry or ry_rz [ry].")
 @click.option("--entanglement", help="linear, reverse_linear, circular, full [linear].")
-@click.option("--backend", help="Probability engine [torch].")
+@click.option("--backend", help="torch, aer_simulator, aer_simulator_gpu, fake_<device>, ibm_<device> [torch].")
+@click.option("--shots", type=int, help="Shots per circuit (default: exact probabilities).")
+@click.option("--gradient", help="Sampler backends: param-shift or spsa [param-shift].")
+@click.option("--pack/--no-pack", default=None, help="Sampler backends: several channels per wide circuit [off].")
+@click.option("--optimization-level", type=int, help="Transpiler optimization level 0-3 [1].")
 @click.option("--device", help="auto, cpu or cuda [auto].")
 @click.option("--epochs", type=int, help="Epochs [10].")
 @click.option("--max-steps", type=int, help="Stop after N optimizer steps (smoke runs).")
@@ -71,8 +75,9 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 @click.option("--seed", type=int, help="Seed [0].")
 @click.option("--out", help="Run folder [runs/<arch>-<encoder>-<method>-s<seed>-<time>].")
 @click.option("--resume", type=click.Path(), help="Continue the run in this folder from its latest checkpoint.")
+@click.option("--yes", is_flag=True, help="Confirm an ibm_* run whose cost is above the guard's limits.")
 @friendly_errors
-def train(config_file: str | None, resume: str | None, **options: Any) -> None:
+def train(config_file: str | None, resume: str | None, yes: bool, **options: Any) -> None:
     """Train a segmentation model (QPG on the selected layers, or classical with --qpg-layers none)."""
     from ..training.config import TrainConfig
     from ..training.loop import train as run_training
@@ -87,7 +92,7 @@ def train(config_file: str | None, resume: str | None, **options: Any) -> None:
     if resume and (given or config_file):
         raise ValueError("--resume: continue with the run's own config.yaml; other options are not allowed")
     config = TrainConfig.from_dict(values, source="options") if not resume else None
-    summary = run_training(config, resume=resume) if resume else run_training(config)
+    summary = run_training(config, resume=resume, yes=yes)
     final = summary["final"]
     dice = "  ".join(f"{k[len('val_dice_'):]} {v:.3f}" for k, v in final.items() if k.startswith("val_dice_"))
     click.echo(f"run folder: {summary['run_dir']}")
@@ -102,22 +107,38 @@ def train(config_file: str | None, resume: str | None, **options: Any) -> None:
 @click.argument("run")
 @click.option("--data", help="Evaluate on this data source instead of the run's.")
 @click.option("--split", default="val", show_default=True, help="val, test, train or all.")
+@click.option("--weights-from", help="Also evaluate with QPG weights regenerated on this backend (forward only).")
+@click.option("--shots", type=int, help="Shots for --weights-from (default: exact where the backend allows).")
+@click.option("--pack/--no-pack", default=False, help="Pack channels side by side for --weights-from.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --weights-from sampling.")
 @click.option("--checkpoint", default="best", show_default=True, help="best, final or latest.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [RUN/eval].")
 @click.option("--device", default="auto", show_default=True)
 @friendly_errors
-def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: str | None, device: str) -> None:
+def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: str | None, device: str,
+             weights_from: str | None, shots: int | None, pack: bool, seed: int) -> None:
     """Per-case 3D Dice/IoU per class and KiTS regions on a split of a run (RUN may be 'latest')."""
     from ..training.evaluate import evaluate_run
 
     if checkpoint not in ("best", "final", "latest"):
         raise ValueError(f"--checkpoint: unknown value {checkpoint!r}; choose best, final or latest")
+    if shots is not None and weights_from is None:
+        raise ValueError("--shots: only meaningful with --weights-from BACKEND")
     run_dir = _resolve_run(run)
     summary = evaluate_run(run_dir, data=data, split=split, checkpoint=checkpoint,
-                           out_dir=Path(out_dir) if out_dir else None, device=device)
+                           out_dir=Path(out_dir) if out_dir else None, device=device, weights_from=weights_from,
+                           shots=shots, pack=pack, seed=seed)
     click.echo(f"evaluated {summary['cases']} {split} case(s) of {run_dir} ({checkpoint} checkpoint)")
-    for key, value in summary["mean"].items():
-        click.echo(f"  {key:<24} {value:.4f}")
+    if weights_from is None:
+        for key, value in summary["mean"].items():
+            click.echo(f"  {key:<28} {value:.4f}")
+    else:
+        label = f"{weights_from} {shots} shots" if shots else f"{weights_from} exact"
+        click.echo(f"  {'metric':<28} {'exact weights':>14} {label:>24}")
+        for key, value in summary["mean"].items():
+            click.echo(f"  {key:<28} {value:>14.4f} {summary['sampled_mean'][key]:>24.4f}")
+        for layer in summary["layers"]:
+            click.echo(f"  {layer['layer']:<40} weight relative error {layer['weight_relative_error']:.3f}")
     click.echo(f"wrote {Path(out_dir) if out_dir else run_dir / 'eval'}")
 
 
@@ -168,6 +189,10 @@ def phantom(out: str, cases: int, seed: int, shape: str) -> None:
     size = tuple(int(v) for v in _floats(shape, "--shape"))
     folders = write_phantom_dataset(target, cases=cases, seed=seed, shape=size)
     click.echo(f"wrote {len(folders)} phantom cases to {target}")
+
+
+from .circuit_report import circuit_report  # noqa: E402  (registered here, defined in its own file)
+cli.add_command(circuit_report)
 
 
 def main(argv: list[str] | None = None) -> None:

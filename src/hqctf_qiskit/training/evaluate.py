@@ -74,14 +74,16 @@ def evaluate_model(
 
 def evaluate_run(
     run_dir: Path, data: str | None = None, split: str = "val", checkpoint: str = "best",
-    out_dir: Path | None = None, device: str = "auto",
+    out_dir: Path | None = None, device: str = "auto", weights_from: str | None = None, shots: int | None = None,
+    pack: bool = False, seed: int = 0,
 ) -> dict[str, Any]:
+    """Evaluate a run; with ``weights_from`` also the model whose QPG weights come from that sampler backend."""
     run_dir = Path(run_dir)
-    model, config = load_run_model(run_dir, checkpoint=checkpoint)
+    out_dir = out_dir or run_dir / "eval"
+    qpg_model, config = load_run_model(run_dir, checkpoint=checkpoint)
     from ..qpg.export import export_classical
 
     dev = resolve_device(device)
-    model = export_classical(model).to(dev).eval()
     if data is not None:
         config = replace(config, data=data)
     cases = discover(config)
@@ -89,7 +91,22 @@ def evaluate_run(
     splits = resolve_splits(config, cases, run_dir) if split != "all" else {}
     ids = select_case_ids(splits, split, available)
     volumes = load_cases(config, cases, ids, split)
-    summary = evaluate_model(model, volumes, export_metadata(config), dev, out_dir or run_dir / "eval")
-    summary.update({"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint})
-    atomic_write_json((out_dir or run_dir / "eval") / "summary.json", summary)
+    meta = export_metadata(config)
+    base = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint}
+    if weights_from is None:
+        summary = evaluate_model(export_classical(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir)
+        summary.update(base)
+        atomic_write_json(out_dir / "summary.json", summary)
+        return summary
+
+    from .hardware_trial import sampled_weights
+
+    weights, layer_stats = sampled_weights(qpg_model, weights_from, shots, seed=seed, pack=pack)
+    tag = f"{weights_from}" + (f"_{shots}shots" if shots else "_exact")
+    exact = evaluate_model(export_classical(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir / "exact")
+    sampled = evaluate_model(export_classical(qpg_model, weights).to(dev).eval(), volumes, meta, dev,
+                             out_dir / tag, overlays=0)
+    summary = {**base, "cases": exact["cases"], "mean": exact["mean"], "weights_from": weights_from, "shots": shots,
+               "sampled_mean": sampled["mean"], "layers": layer_stats, "nan_policy": exact["nan_policy"]}
+    atomic_write_json(out_dir / "summary.json", summary)
     return summary

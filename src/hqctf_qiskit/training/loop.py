@@ -56,8 +56,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, kind: str, total_steps: int
 class Trainer:
     """One training run in one run folder; ``run()`` trains to the end (or ``--max-steps``) and returns the summary."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False) -> None:
-        self.config, self.run_dir, self.resume = config, Path(run_dir), resume
+    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False, yes: bool = False) -> None:
+        self.config, self.run_dir, self.resume, self.yes = config, Path(run_dir), resume, yes
         self.device = resolve_device(config.device)
         self.class_names = list(config.classes)
         self.state = TrainState()
@@ -76,18 +76,37 @@ class Trainer:
                                       tuple(config.window))
         self.val_set = SliceDataset(load_cases(config, cases, self.splits["val"], "val"), config.image_size,
                                     tuple(config.window))
-        self.model, self.qpg_report = build_training_model(config)
-        self.model.to(self.device)
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config))
         samples = config.samples_per_epoch or len(self.train_set)
         self.steps_per_epoch = max(1, samples // config.batch_size)
         total = self.steps_per_epoch * config.epochs
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
+        if config.is_hardware:
+            self._cost_guard()
+        self.model, self.qpg_report = build_training_model(config)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config))
         self.scheduler = make_scheduler(self.optimizer, config.schedule, self.total_steps)
         self.amp = config.amp and self.device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.loss_fn = DiceCELoss(len(self.class_names))
+
+    def _cost_guard(self) -> None:
+        """Before any job is sent to IBM hardware: say what the run costs; above the limits, require --yes."""
+        from .circuit_cost import GUARD_MAX_JOBS, GUARD_MAX_SHOTS, needs_confirmation, run_cost
+
+        cost = run_cost(self.config, self.total_steps)
+        step, run = cost["per_step"], cost["run"]
+        log.info("%s cost: per step %s circuits, %s shots, %d jobs; whole run (%d steps) %s circuits, %s shots, "
+                 "%d jobs%s", self.config.backend, f"{step['circuits']:,}", f"{step['shots']:,}", step["jobs"],
+                 cost["steps"], f"{run['circuits']:,}", f"{run['shots']:,}", run["jobs"],
+                 " (packed)" if cost["packing"] else "")
+        if needs_confirmation(cost) and not self.yes:
+            raise ConfigError(
+                f"--yes: this run sends {run['jobs']:,} jobs and {run['shots']:,} shots to {self.config.backend} "
+                f"(limits without --yes: {GUARD_MAX_JOBS} jobs, {GUARD_MAX_SHOTS:,} shots); pass --yes to run it, "
+                f"or reduce --max-steps/--shots, use --pack or --gradient spsa"
+            )
 
     def _write_run_files(self) -> None:
         save_config(self.config, self.run_dir / "config.yaml")
@@ -243,16 +262,17 @@ class Trainer:
         return summary
 
 
-def train(config: TrainConfig, resume: str | Path | None = None) -> dict[str, Any]:
+def train(config: TrainConfig | None, resume: str | Path | None = None, yes: bool = False) -> dict[str, Any]:
     """Train a new run (``config.out`` or a fresh ``runs/<name>``), or resume one from its latest checkpoint."""
     if resume is not None:
         run_dir = Path(resume)
         if not checkpoint_path(run_dir, "latest").is_file():
             raise ConfigError(f"--resume: {run_dir} has no checkpoint_latest.pt to resume from")
-        return Trainer(load_run_config(run_dir), run_dir, resume=True).run()
+        return Trainer(load_run_config(run_dir), run_dir, resume=True, yes=yes).run()
+    assert config is not None
     run_dir = create_run_dir(Path(config.out) if config.out else default_run_dir(config))
     try:
-        return Trainer(config, run_dir).run()
+        return Trainer(config, run_dir, yes=yes).run()
     except BaseException:
         if not any(run_dir.iterdir()):
             run_dir.rmdir()  # bad input before anything was written: leave no empty run behind

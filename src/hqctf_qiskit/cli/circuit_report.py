@@ -1,0 +1,79 @@
+"""``hqctf circuit-report``: per QPG layer, what its circuit costs on a backend (thin: parse, call, print)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import friendly_errors
+
+
+def report_config(config_file: str | None, options: dict[str, Any]) -> Any:
+    """The TrainConfig (YAML under CLI options, validated as ``hqctf train`` does): the report describes that run."""
+    from ..training.config import TrainConfig
+
+    values: dict[str, Any] = TrainConfig.from_yaml(config_file) if config_file else {}
+    values.update({k: v for k, v in options.items() if v is not None})
+    return TrainConfig.from_dict(values, source="options")
+
+
+def make_report(config_file: str | None, options: dict[str, Any]) -> Any:
+    from ..training.circuit_cost import circuit_report_for
+
+    return circuit_report_for(report_config(config_file, options))
+
+
+@click.command("circuit-report")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of options (CLI wins).")
+@click.option("--arch", help="unet, unetplusplus, deeplabv3plus, fpn, pspnet, linknet, manet [unet].")
+@click.option("--encoder", help="smp encoder [resnet18].")
+@click.option("--qpg-layers", help="Roles (encoder, decoder, head, all) or globs [decoder].")
+@click.option("--mapping", help="affine, qt or chunked [affine].")
+@click.option("--chunk", type=int, help="Weights per basis state for the chunked mapping [32].")
+@click.option("--reps", type=int, help="Ansatz repetitions [2].")
+@click.option("--rotation", help="ry or ry_rz [ry].")
+@click.option("--entanglement", help="linear, reverse_linear, circular, full [linear].")
+@click.option("--backend", help="torch, aer_simulator, aer_simulator_gpu, fake_<device>, ibm_<device> [torch].")
+@click.option("--shots", type=int, help="Shots per circuit (omit: exact, no shot columns).")
+@click.option("--gradient", type=click.Choice(["param-shift", "spsa"]), help="Sampler gradient [param-shift].")
+@click.option("--pack/--no-pack", default=None, help="Training packs channels onto disjoint qubit lines [off].")
+@click.option("--seed", type=int, help="Run seed; also the transpiler seed, as in training [0].")
+@click.option("--optimization-level", type=click.IntRange(0, 3), help="Transpiler optimization level [1].")
+@click.option("--json", "json_out", is_flag=False, flag_value="-", default=None, metavar="[PATH]",
+              help="Write the report as JSON to PATH (or stdout when no PATH is given; the table is not printed).")
+@click.option("--qasm", "qasm_dir", type=click.Path(file_okay=False), help="Write OpenQASM 3 of each circuit here.")
+@click.option("--draw", "draw_dir", type=click.Path(file_okay=False), help="Write a PNG diagram of each circuit here.")
+@friendly_errors
+def circuit_report(config_file: str | None, json_out: str | None, qasm_dir: str | None, draw_dir: str | None,
+                   **options: Any) -> None:
+    """Per QPG layer: qubits, depth, two-qubit gates and SWAPs on a backend, circuits and shots per training step."""
+    report = make_report(config_file, options)
+    to_stdout = json_out == "-"
+    if not to_stdout:
+        click.echo(report.format_table())
+    if json_out:
+        text = json.dumps(report.to_dict(), indent=2)
+        if to_stdout:
+            click.echo(text)
+        else:
+            Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_out).write_text(text + "\n")
+            click.echo(f"wrote {json_out}")
+    if qasm_dir:
+        paths = report.write_qasm(qasm_dir)
+        click.echo(f"wrote {len(paths)} OpenQASM 3 file(s) to {qasm_dir}", err=to_stdout)
+    if draw_dir:
+        paths = write_drawings(report, draw_dir)
+        click.echo(f"wrote {len(paths)} PNG file(s) to {draw_dir}", err=to_stdout)
+
+
+def write_drawings(report: Any, directory: str) -> list[Path]:
+    """Qiskit's matplotlib drawer needs pylatexenc besides matplotlib; say so in one line when it is missing."""
+    try:
+        return report.write_drawings(directory)
+    except ImportError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"--draw: {first.strip(chr(34))}") from None

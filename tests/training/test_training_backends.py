@@ -1,0 +1,85 @@
+"""Sampler backends in the main job: training on Aer/fake devices, the hardware cost guard, --weights-from."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hqctf_qiskit.cli.main import main
+from hqctf_qiskit.training import circuit_cost
+from hqctf_qiskit.training.config import TrainConfig
+
+pytestmark = pytest.mark.slow
+
+# a tiny QPG config whose circuits stay at n <= 4: two 16-channel convs of the last decoder block, chunked mapping
+SMALL_QPG = ["--qpg-layers", "decoder.blocks.4.*", "--mapping", "chunked", "--chunk", "64", "--image-size", "32",
+             "--batch-size", "2", "--reps", "1", "--device", "cpu", "--epochs", "1"]
+
+
+def run_cli(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.mark.parametrize("backend", ["aer_simulator", "fake_brisbane"])
+def test_train_on_a_sampler_backend_with_shots(tmp_path, tiny_phantom, backend):
+    out = tmp_path / backend
+    code = run_cli("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", backend, "--shots", "4096",
+                   "--max-steps", "2", *SMALL_QPG)
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 2
+    report = json.loads((out / "qpg_report.json").read_text())
+    assert {layer["qubits"] for layer in report["layers"]} == {2, 3}
+
+
+def test_cost_guard_requires_yes_before_any_job(tmp_path, tiny_phantom, monkeypatch, capsys):
+    # no IBM account here: the fake device stands in as the transpilation target of "ibm_brisbane"
+    from qiskit_ibm_runtime.fake_provider import FakeBrisbane
+
+    monkeypatch.setattr(circuit_cost, "resolve_target", lambda name: FakeBrisbane())
+    out = tmp_path / "hw"
+    code = run_cli("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", "ibm_brisbane",
+                   "--shots", "4096", *SMALL_QPG)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and err[0].startswith("error: --yes: this run sends")
+    assert not out.exists(), "nothing may be left behind when the guard stops a run"
+
+
+def test_run_cost_counts_jobs_circuits_and_shots():
+    config = TrainConfig(backend="fake_brisbane", shots=1000, qpg_layers="decoder.blocks.4.*", mapping="chunked",
+                         chunk=64, reps=1)
+    cost = circuit_cost.run_cost(config, steps=10)
+    # two layers of 16 channels, n = 3 and 2 qubits, P = 2n per channel: forward 16, param-shift 2·P·16 each
+    shapes = circuit_cost.model_layer_shapes(config)
+    expected = sum(16 + 2 * (2 * s.qubits) * 16 for s in shapes)
+    assert cost["per_step"] == {"circuits": expected, "shots": expected * 1000, "jobs": 4}
+    assert cost["run"]["shots"] == 10 * expected * 1000
+    assert circuit_cost.needs_confirmation(cost)
+
+
+def test_weights_from_a_fake_device_reports_both_metric_sets(tmp_path, tiny_phantom):
+    run = tmp_path / "run"
+    assert run_cli("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "2", *SMALL_QPG) == 0
+    code = run_cli("evaluate", str(run), "--split", "val", "--weights-from", "fake_brisbane", "--shots", "4096")
+    assert code == 0
+    summary = json.loads((run / "eval" / "summary.json").read_text())
+    assert summary["weights_from"] == "fake_brisbane" and summary["shots"] == 4096
+    assert set(summary["sampled_mean"]) == set(summary["mean"])
+    layers = summary["layers"]
+    assert len(layers) == 2 and all(0 < layer["weight_relative_error"] < 1 for layer in layers)
+    assert (run / "eval" / "exact" / "per_case.csv").is_file()
+    assert (run / "eval" / "fake_brisbane_4096shots" / "per_case.csv").is_file()
+
+
+def test_weights_from_exact_aer_equals_the_exact_model(tmp_path, tiny_phantom):
+    run = tmp_path / "run"
+    assert run_cli("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "1", *SMALL_QPG) == 0
+    assert run_cli("evaluate", str(run), "--split", "val", "--weights-from", "aer_simulator") == 0
+    summary = json.loads((run / "eval" / "summary.json").read_text())
+    assert all(layer["weight_relative_error"] < 1e-5 for layer in summary["layers"])
+    assert summary["sampled_mean"] == summary["mean"]
