@@ -30,6 +30,7 @@ demo: install
 
 bench: install
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/sampler.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

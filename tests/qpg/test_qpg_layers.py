@@ -117,3 +117,12 @@ def test_double_precision_model_and_engine():
     generator = ChannelCircuitGenerator(3, 18, engine_for).double()
     out = QPGConv2d(conv, generator)(torch.randn(1, 2, 5, 5, dtype=torch.float64))
     assert out.dtype == torch.float64
+
+
+@pytest.mark.parametrize("mapping, options, min_rank", [("affine", {}, 60), ("qt", {}, 56), ("chunked", {"chunk": 32}, 36)])
+def test_generated_filters_are_not_near_rank_one(mapping, options, min_rank):
+    """Filters shared across channels (an MLP dominated by its bitstring input) would collapse the layer's rank."""
+    torch.manual_seed(0)
+    weights = make_generator(64, 576, mapping, **options)().detach().double()
+    singular = torch.linalg.svdvals(weights)
+    assert int((singular > 0.01 * singular[0]).sum()) >= min_rank

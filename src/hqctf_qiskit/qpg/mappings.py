@@ -94,6 +94,9 @@ class _MLPMapping(WeightMapping):
         # x part, so the MLP never materializes a [C, S, n+1] input.
         self.bits_in = nn.Linear(num_qubits, hidden)
         self.x_in = nn.Linear(1, hidden, bias=False)
+        # x is tiny (probabilities ~2**-n); calibration scales it to unit std so the MLP's nonlinearity acts on it
+        # and blocks of a chunk are not just linear in x (which would cap the weight matrix's rank).
+        self.register_buffer("x_gain", torch.tensor(1.0))
         self.out = nn.Linear(hidden, outputs)
         self.act = nn.GELU()
 
@@ -106,9 +109,23 @@ class _MLPMapping(WeightMapping):
         return x - x.mean(dim=1, keepdim=True)
 
     def mlp(self, probs: torch.Tensor) -> torch.Tensor:
-        x = self.squash(probs)  # [C, S]
+        """MLP outputs ``[C, S, outputs]``, centred over channels.
+
+        The bitstring part of the MLP is the same for every channel, so its outputs carry a component shared by all
+        channels (a rank-1 "mean filter") that at initialization dwarfs the channel-specific part driven by x:
+        measured on a 64x576 layer, the generated weight matrix had an entropy rank of 9 (chunked) and 28 (qt) of
+        64. Removing the channel mean leaves the channel-specific part, which is what the circuits control.
+        """
+        x = self.squash(probs) * self.x_gain  # [C, S]
         hidden = self.bits_in(self.bits.to(x.dtype))[None] + x[..., None] * self.x_in.weight[:, 0]
-        return self.out(self.act(hidden))  # [C, S, outputs]
+        out = self.out(self.act(hidden))
+        return out - out.mean(dim=0, keepdim=True) if out.shape[0] > 1 else out
+
+
+    @torch.no_grad()
+    def calibrate(self, probs: torch.Tensor, target_std: float) -> None:
+        self.x_gain.fill_(1.0 / float(self.squash(probs).std().clamp_min(1e-8)))
+        super().calibrate(probs, target_std)
 
 
 class QuantumTrainMapping(_MLPMapping):
