@@ -19,6 +19,7 @@ from ..data import SliceDataset, make_sampler
 from .checkpoint import atomic_write_json, atomic_write_text, checkpoint_path, load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig, load_run_config, save_config
 from .datasetup import discover, load_cases, resolve_splits, write_splits
+from .distributed import DistContext
 from .losses import DiceCELoss
 from .metrics import OverlapAccumulator, nanmean
 from .modeling import build_training_model, parameter_groups, resolve_device
@@ -56,9 +57,11 @@ def make_scheduler(optimizer: torch.optim.Optimizer, kind: str, total_steps: int
 class Trainer:
     """One training run in one run folder; ``run()`` trains to the end (or ``--max-steps``) and returns the summary."""
 
-    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False, yes: bool = False) -> None:
+    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False, yes: bool = False,
+                 dist: DistContext | None = None) -> None:
         self.config, self.run_dir, self.resume, self.yes = config, Path(run_dir), resume, yes
-        self.device = resolve_device(config.device)
+        self.dist = dist or DistContext()
+        self.device = self.dist.init(resolve_device(config.device))
         self.class_names = list(config.classes)
         self.state = TrainState()
 
@@ -77,13 +80,14 @@ class Trainer:
         self.val_set = SliceDataset(load_cases(config, cases, self.splits["val"], "val"), config.image_size,
                                     tuple(config.window))
         samples = config.samples_per_epoch or len(self.train_set)
-        self.steps_per_epoch = max(1, samples // config.batch_size)
+        self.steps_per_epoch = max(1, samples // (config.batch_size * self.dist.world_size))
         total = self.steps_per_epoch * config.epochs
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
         if config.is_hardware:
             self._cost_guard()
         self.model, self.qpg_report = build_training_model(config)
         self.model.to(self.device)
+        self.forward_model = self.dist.wrap(self.model, self.device)  # DDP syncs gradients; self.model saves
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config))
         self.scheduler = make_scheduler(self.optimizer, config.schedule, self.total_steps)
         self.amp = config.amp and self.device.type == "cuda"
@@ -128,11 +132,11 @@ class Trainer:
         self._setup()
         if self.resume:
             self._restore()
-        else:
+        elif self.dist.is_main:
             self._write_run_files()
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        writer = SummaryWriter(str(self.run_dir / "tensorboard")) if self.dist.is_main else _NullWriter()
         started = time.perf_counter()
         try:
             while self.state.epoch < self.config.epochs and not self._step_limit_reached():
@@ -149,14 +153,8 @@ class Trainer:
     def _run_epoch(self, writer) -> dict[str, Any]:
         config, epoch = self.config, self.state.epoch
         torch.manual_seed(epoch_seed(config.seed, epoch))
-        generator = torch.Generator().manual_seed(epoch_seed(config.seed, epoch))
-        samples = self.steps_per_epoch * config.batch_size
-        if config.foreground_fraction is not None:
-            sampler = make_sampler(self.train_set, config.foreground_fraction, samples, epoch_seed(config.seed, epoch))
-            loader = DataLoader(self.train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True)
-        else:
-            loader = DataLoader(self.train_set, batch_size=config.batch_size, shuffle=True, generator=generator,
-                                drop_last=len(self.train_set) >= config.batch_size)
+        indices = self.dist.shard(self._epoch_indices(epoch))
+        loader = DataLoader(self.train_set, batch_size=config.batch_size, sampler=indices, drop_last=True)
         self.model.train()
         accumulator = OverlapAccumulator(len(self.class_names))
         losses: list[float] = []
@@ -177,10 +175,22 @@ class Trainer:
         row.update(self._validate())
         return row
 
+    def _epoch_indices(self, epoch: int) -> list[int]:
+        """The slices an epoch draws (all ranks together), reproducible from (seed, epoch) alone."""
+        config = self.config
+        samples = self.steps_per_epoch * config.batch_size * self.dist.world_size
+        seed = epoch_seed(config.seed, epoch)
+        if config.foreground_fraction is not None:
+            return list(make_sampler(self.train_set, config.foreground_fraction, samples, seed))
+        generator = torch.Generator().manual_seed(seed)
+        rounds = -(-samples // len(self.train_set))
+        order = torch.cat([torch.randperm(len(self.train_set), generator=generator) for _ in range(rounds)])
+        return order[:samples].tolist()
+
     def _train_step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp):
-            logits = self.model(images)
+            logits = self.forward_model(images)
             loss = self.loss_fn(logits, labels)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -224,6 +234,8 @@ class Trainer:
         improved = not math.isnan(row["val_mean_dice"]) and row["val_mean_dice"] > self.state.best_dice
         if improved:
             self.state.best_dice = row["val_mean_dice"]
+        if not self.dist.is_main:
+            return
         state = self._checkpoint_state()
         if improved:
             save_checkpoint(checkpoint_path(self.run_dir, "best"), state)
@@ -247,7 +259,9 @@ class Trainer:
         atomic_write_text(self.run_dir / "metrics.csv", buffer.getvalue())
 
     def _finish(self, seconds: float) -> dict[str, Any]:
-        save_checkpoint(checkpoint_path(self.run_dir, "final"), self._checkpoint_state())
+        identical = self.dist.parameters_identical(self.model)
+        if self.dist.is_main:
+            save_checkpoint(checkpoint_path(self.run_dir, "final"), self._checkpoint_state())
         last = self.state.history[-1] if self.state.history else {}
         summary = {
             "run_dir": str(self.run_dir), "epochs": self.state.epoch, "steps": self.state.step,
@@ -257,8 +271,11 @@ class Trainer:
             "qpg": None if self.qpg_report is None else {
                 k: self.qpg_report[k] for k in ("classical_trainable", "qpg_trainable", "ratio")
             },
+            "ddp": {"world_size": self.dist.world_size, "parameters_identical": identical},
         }
-        atomic_write_json(self.run_dir / "summary.json", summary)
+        if self.dist.is_main:
+            atomic_write_json(self.run_dir / "summary.json", summary)
+        self.dist.barrier()
         return summary
 
 
@@ -270,10 +287,29 @@ def train(config: TrainConfig | None, resume: str | Path | None = None, yes: boo
             raise ConfigError(f"--resume: {run_dir} has no checkpoint_latest.pt to resume from")
         return Trainer(load_run_config(run_dir), run_dir, resume=True, yes=yes).run()
     assert config is not None
-    run_dir = create_run_dir(Path(config.out) if config.out else default_run_dir(config))
+    dist = DistContext.from_env()
+    dist.init(resolve_device(config.device))
     try:
-        return Trainer(config, run_dir, yes=yes).run()
-    except BaseException:
-        if not any(run_dir.iterdir()):
-            run_dir.rmdir()  # bad input before anything was written: leave no empty run behind
-        raise
+        run_dir = create_run_dir(Path(config.out) if config.out else default_run_dir(config)) if dist.is_main else None
+        run_dir = dist.broadcast_path(run_dir)
+        try:
+            return Trainer(config, run_dir, yes=yes, dist=dist).run()
+        except BaseException:
+            if dist.is_main and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # bad input before anything was written: leave no empty run behind
+            raise
+    finally:
+        dist.close()
+
+
+class _NullWriter:
+    """TensorBoard writer of ranks other than 0: they log nothing."""
+
+    def add_scalar(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
