@@ -52,6 +52,9 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 @click.option("--test-fraction", type=float, help="Share of cases for test [0.2].")
 @click.option("--phantom-cases", type=int, help="Cases of the default phantom dataset [12].")
 @click.option("--qpg-layers", help="Roles (encoder, decoder, head, all) or globs; 'none' = classical [decoder].")
+@click.option("--lowrank-layers", help="Low-rank baseline on these layers (same syntax as --qpg-layers) [none].")
+@click.option("--rank", type=int, help="Rank of the low-rank layers.")
+@click.option("--rank-budget", help="Instead of --rank: 'qpg' (the QPG budget of those layers) or a parameter count.")
 @click.option("--mapping", help="affine, qt or chunked [affine].")
 @click.option("--chunk", type=int, help="Weights per basis state for the chunked mapping [32].")
 @click.option("--reps", type=int, help="Ansatz repetitions [2].")
@@ -97,10 +100,11 @@ def train(config_file: str | None, resume: str | None, yes: bool, **options: Any
     dice = "  ".join(f"{k[len('val_dice_'):]} {v:.3f}" for k, v in final.items() if k.startswith("val_dice_"))
     click.echo(f"run folder: {summary['run_dir']}")
     click.echo(f"final validation Dice: {dice}")
-    if summary["qpg"]:
-        q = summary["qpg"]
-        click.echo(f"trainable parameters: classical {q['classical_trainable']:,} -> QPG {q['qpg_trainable']:,} "
-                   f"(ratio {q['ratio']:.3f})")
+    for kind, label in (("qpg", "QPG"), ("lowrank", "low-rank")):
+        if summary.get(kind):
+            q = summary[kind]
+            click.echo(f"trainable parameters: classical {q['classical_trainable']:,} -> {label} {q['trainable']:,} "
+                       f"(ratio {q['ratio']:.3f})")
 
 
 @cli.command()
@@ -189,6 +193,20 @@ def phantom(out: str, cases: int, seed: int, shape: str) -> None:
     size = tuple(int(v) for v in _floats(shape, "--shape"))
     folders = write_phantom_dataset(target, cases=cases, seed=seed, shape=size)
     click.echo(f"wrote {len(folders)} phantom cases to {target}")
+
+
+@cli.command()
+@click.argument("config_file", metavar="CONFIG.yaml")
+@click.option("--small", is_flag=True, help="The small preset: 5 architectures x 5 methods x 3 seeds, CPU-sized.")
+@friendly_errors
+def experiment(config_file: str, small: bool) -> None:
+    """Classical vs low-rank vs QPG over architectures and seeds on one split; results.csv/md/png (resumable)."""
+    from ..training.experiment import ExperimentSpec, run_experiment
+
+    spec = ExperimentSpec.from_yaml(Path(config_file), small=small)
+    result = run_experiment(spec)
+    click.echo((Path(result["out"]) / "results.md").read_text())
+    click.echo(f"wrote {result['out']}/results.csv, results.md, results.png ({result['runs']} runs)")
 
 
 from .circuit_report import circuit_report  # noqa: E402  (registered here, defined in its own file)

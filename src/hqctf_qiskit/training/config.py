@@ -40,6 +40,9 @@ class TrainConfig:
     reps: int = 2
     rotation: str = "ry"
     entanglement: str = "linear"
+    lowrank_layers: str = "none"  # the low-rank baseline: same selection syntax as qpg_layers
+    rank: int | None = None  # fixed rank of low-rank layers, or ...
+    rank_budget: str | None = None  # ... "qpg" (match the QPG budget of those layers) or a parameter count
     backend: str = "torch"
     shots: int | None = None  # None: exact probabilities
     gradient: str = "param-shift"  # sampler backends: param-shift or spsa
@@ -119,6 +122,13 @@ class TrainConfig:
             raise ConfigError(f"--shots: must be >= 1, got {self.shots}")
         if self.optimization_level not in (0, 1, 2, 3):
             raise ConfigError(f"--optimization-level: must be 0-3, got {self.optimization_level}")
+        if self.rank is not None and self.rank < 1:
+            raise ConfigError(f"--rank: must be >= 1, got {self.rank}")
+        if self.rank_budget is not None and self.rank_budget != "qpg" and not str(self.rank_budget).isdigit():
+            raise ConfigError(f"--rank-budget: 'qpg' or a number of parameters, got {self.rank_budget!r}")
+        lowrank = self.lowrank_layers.strip().lower() not in ("", "none")
+        if lowrank and (self.rank is None) == (self.rank_budget is None):
+            raise ConfigError("--lowrank-layers: give exactly one of --rank N or --rank-budget qpg|N")
         if self.reps < 0:
             raise ConfigError(f"--reps: must be >= 0, got {self.reps}")
         if self.lr <= 0 or self.qpg_lr <= 0:

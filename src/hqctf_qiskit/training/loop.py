@@ -16,6 +16,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data import SliceDataset, make_sampler
+from ..diagnostics.rank import flatten_ranks, layer_ranks, plot_ranks
+from ..qpg.report import trainable_parameters
 from .checkpoint import atomic_write_json, atomic_write_text, checkpoint_path, load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig, load_run_config, save_config
 from .datasetup import discover, load_cases, resolve_splits, write_splits
@@ -85,7 +87,7 @@ class Trainer:
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
         if config.is_hardware:
             self._cost_guard()
-        self.model, self.qpg_report = build_training_model(config)
+        self.model, self.weight_report = build_training_model(config)
         self.model.to(self.device)
         self.forward_model = self.dist.wrap(self.model, self.device)  # DDP syncs gradients; self.model saves
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config))
@@ -115,8 +117,8 @@ class Trainer:
     def _write_run_files(self) -> None:
         save_config(self.config, self.run_dir / "config.yaml")
         write_splits(self.splits, self.run_dir)
-        if self.qpg_report is not None:
-            atomic_write_json(self.run_dir / "qpg_report.json", self.qpg_report)
+        if self.weight_report is not None:
+            atomic_write_json(self.run_dir / f"{self.weight_report['kind']}_report.json", self.weight_report)
 
     def _restore(self) -> None:
         state = load_checkpoint(checkpoint_path(self.run_dir, "latest"), map_location=self.device)
@@ -173,6 +175,8 @@ class Trainer:
         row = {"epoch": epoch + 1, "step": self.state.step, "train_loss": nanmean(losses),
                "lr": self.optimizer.param_groups[0]["lr"], "epoch_seconds": round(epoch_time, 3)}
         row.update(self._validate())
+        # the paper's "adaptive rank": effective rank of every generated weight matrix, per epoch
+        row.update({k: round(v, 4) for k, v in flatten_ranks(layer_ranks(self.model)).items()})
         return row
 
     def _epoch_indices(self, epoch: int) -> list[int]:
@@ -242,6 +246,7 @@ class Trainer:
         save_checkpoint(checkpoint_path(self.run_dir, "latest"), state)
         self._write_metrics_csv()
         plot_progress(self.state.history, self.class_names, self.run_dir / "progress.png")
+        plot_ranks(self.state.history, self.run_dir / "rank.png")
 
     def _checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -250,6 +255,13 @@ class Trainer:
             "epoch": self.state.epoch, "step": self.state.step, "best_dice": self.state.best_dice,
             "history": self.state.history, "config": self.config.to_dict(),
         }
+
+    def _report_totals(self, kind: str, trainable_key: str) -> dict[str, Any] | None:
+        report = self.weight_report
+        if report is None or report["kind"] != kind:
+            return None
+        return {"classical_trainable": report["classical_trainable"], "trainable": report[trainable_key],
+                "ratio": report["ratio"]}
 
     def _write_metrics_csv(self) -> None:
         buffer = io.StringIO()
@@ -268,9 +280,9 @@ class Trainer:
             "best_val_mean_dice": self.state.best_dice if self.state.history else None,
             "final": {k: v for k, v in last.items() if k.startswith("val_")},
             "train_seconds_this_session": round(seconds, 2), "device": str(self.device),
-            "qpg": None if self.qpg_report is None else {
-                k: self.qpg_report[k] for k in ("classical_trainable", "qpg_trainable", "ratio")
-            },
+            "trainable_params": trainable_parameters(self.model),
+            "qpg": self._report_totals("qpg", "qpg_trainable"),
+            "lowrank": self._report_totals("lowrank", "trainable"),
             "ddp": {"world_size": self.dist.world_size, "parameters_identical": identical},
         }
         if self.dist.is_main:

@@ -13,14 +13,45 @@ from ..qpg.generator import ChannelCircuitGenerator
 from .config import ConfigError, TrainConfig
 
 
-def build_training_model(config: TrainConfig) -> tuple[nn.Module, dict[str, Any] | None]:
-    """The model for ``config`` and its QPG parameter report (None for a classical model)."""
+def _classical_model(config: TrainConfig) -> nn.Module:
     try:
-        model = build_model(config.arch, config.encoder, in_channels=1, classes=len(config.classes))
+        return build_model(config.arch, config.encoder, in_channels=1, classes=len(config.classes))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def lowrank_budget(config: TrainConfig) -> int:
+    """Trainable parameters the low-rank layers may hold: a number, or what QPG puts in the same layers."""
+    if config.rank_budget != "qpg":
+        return int(config.rank_budget)
+    from ..lowrank.apply import replaced_layer_parameters
+
+    probe = _classical_model(config)
+    apply_qpg(probe, config.lowrank_layers, config.ansatz(), mapping=config.mapping,
+              mapping_options=config.mapping_options())
+    return replaced_layer_parameters(probe)
+
+
+def build_training_model(config: TrainConfig) -> tuple[nn.Module, dict[str, Any] | None]:
+    """The model for ``config`` and its parameter report (QPG or low-rank; None for a classical model)."""
+    model = _classical_model(config)
+    if parse_layer_patterns(config.lowrank_layers):
+        from ..lowrank import apply_lowrank
+
+        budget = lowrank_budget(config) if config.rank_budget is not None else None
+        try:
+            report = apply_lowrank(model, config.lowrank_layers, rank=config.rank, budget=budget)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if parse_layer_patterns(config.qpg_layers):
+            _apply_qpg(model, config)  # QPG on other layers than the low-rank ones
+        return model, {"kind": "lowrank", **report.to_dict()}
     if not parse_layer_patterns(config.qpg_layers):
         return model, None
+    return model, {"kind": "qpg", **_apply_qpg(model, config)}
+
+
+def _apply_qpg(model: nn.Module, config: TrainConfig) -> dict[str, Any]:
     try:
         report = apply_qpg(
             model, config.qpg_layers, config.ansatz(), mapping=config.mapping, engine=config.backend,
@@ -28,7 +59,7 @@ def build_training_model(config: TrainConfig) -> tuple[nn.Module, dict[str, Any]
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return model, report.to_dict()
+    return report.to_dict()
 
 
 def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
