@@ -13,4 +13,4 @@ class DataError(ValueError):
     """
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split("\n")))
+        super().__init__(" ".join(str(message).splitlines()))

@@ -111,7 +111,10 @@ def from_canonical(array_canonical: np.ndarray, reference_img: nib.Nifti1Image) 
     """
     ornt = _canonical_ornt(reference_img.affine)
     ref_shape = tuple(reference_img.shape[:3])
-    expected = tuple(ref_shape[int(axis)] for axis in ornt[:, 0])
+    expected_list = [0, 0, 0]
+    for stored_axis, (ras_axis, _flip) in enumerate(ornt):  # row i: stored axis i becomes RAS axis ras_axis
+        expected_list[int(ras_axis)] = ref_shape[stored_axis]
+    expected = tuple(expected_list)
     if tuple(array_canonical.shape[:3]) != expected:
         raise DataError(
             f"from_canonical: array shape {tuple(array_canonical.shape)} does not match the canonical shape "
@@ -277,14 +280,15 @@ def load_case(
         _check_label_range(values, num_classes, label_path, remapped=label_map is not None)
         label = np.ascontiguousarray(values, dtype=np.uint8)
 
-    spacing = tuple(float(s) for s in voxel_sizes(affine))
+    sx, sy, sz = (float(s) for s in voxel_sizes(affine))
+    spacing = (sx, sy, sz)
     logger.debug("loaded %s: shape %s, spacing %s mm", case_id, image.shape, spacing)
     return CaseVolume(
         case_id=case_id,
         image=image,
         label=label,
         affine=affine,
-        spacing=spacing,  # type: ignore[arg-type]
+        spacing=spacing,
         image_path=image_path,
         label_path=label_path,
     )

@@ -6,7 +6,7 @@ aorta/IVC (bright like renal cortex, so brightness alone is not enough), liver, 
 kidneys with bright cortex around darker medulla inside perirenal fat; lobulated tumors that enhance less than
 cortex; smooth tissue texture, partial-volume blur and correlated noise.
 
-Anatomy is laid out in a notional frame (360 mm across, 5 mm per slice) scaled to the grid, so every case shows
+Anatomy is laid out in a notional frame (340 mm across, 5 mm per slice) scaled to the grid, so every case shows
 a whole abdomen whatever its voxel count; the spacing written in the affine is sampled per case to exercise
 spacing handling and is not used to draw. Each case has its own random stream keyed by (seed, case index).
 """
@@ -27,7 +27,7 @@ __all__ = ["make_phantom_case", "write_phantom_dataset"]
 
 logger = logging.getLogger(__name__)
 
-_FOV_MM = 360.0  # notional in-plane field of view used to draw anatomy
+_FOV_MM = 340.0  # notional in-plane field of view used to draw anatomy
 _SLICE_MM = 5.0  # notional slice distance used to draw anatomy
 _SLICE_SPACINGS = (2.5, 3.0, 5.0)
 _TUMOR_FREE_SHARE = 0.3
@@ -114,7 +114,7 @@ class _CaseDrawer:
         taper = np.clip((g.z - (top - extent)) / (0.3 * extent), 0.0, 1.0)  # 0 below, 1 in the upper part
         r = _ellipse(g, u(55, 75), u(5, 25), u(60, 75), u(50, 65)) / np.maximum(taper, 1e-3)
         liver = (r < 1.0) & self.inside
-        self.hu[liver] = u(55, 65) + 6.0 * _smooth_field(self.rng, self.shape, (3.0, 3.0, 1.0))[liver]
+        self.hu[liver] = u(80, 100) + 6.0 * _smooth_field(self.rng, self.shape, (3.0, 3.0, 1.0))[liver]
 
     def _bowel(self) -> None:
         g, u = self.grid, self._u
@@ -143,13 +143,13 @@ class _CaseDrawer:
         ivc = _ellipse(g, u(18, 26), vy + body_r + 10, u(9, 12), u(7, 9)) < 1.0
         self.hu[np.broadcast_to(ivc, self.shape)] = u(100, 140)
 
-    def _kidney(self, side: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    def _kidney(self, side: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Bean-shaped kidney on ``side`` (+1 right, -1 left); returns its centre, axes and side for tumors."""
         g, u = self.grid, self._u
         nz = self.shape[2]
         z_half = nz * _SLICE_MM / 2
-        centre = np.array([side * u(55, 68), u(-48, -36), u(-0.25, 0.2) * z_half - (8.0 if side > 0 else 0.0)])
-        axes = np.array([u(24, 30), u(18, 23), u(0.45, 0.6) * z_half])
+        centre = np.array([side * u(60, 72), u(-46, -36), u(-0.25, 0.2) * z_half - (8.0 if side > 0 else 0.0)])
+        axes = np.array([u(28, 34), u(21, 26), u(0.45, 0.6) * z_half])
         angle = np.deg2rad(side * u(20, 35))  # hilum turns antero-medially
         dx, dy, dz = g.x - centre[0], g.y - centre[1], g.z - centre[2]
         along = np.cos(angle) * dx + np.sin(angle) * dy
@@ -164,11 +164,11 @@ class _CaseDrawer:
         self.hu[perirenal] = u(-100, -80)
         self.hu[notch & (r < 1.0) & self.inside] = u(-70, -40)
         cortex_hu, medulla_hu = u(140, 170), u(25, 40)
-        self.hu[kidney] = np.where(r[kidney] > u(0.68, 0.76), cortex_hu, medulla_hu)
+        self.hu[kidney] = np.where(r[kidney] > u(0.62, 0.7), cortex_hu, medulla_hu)
         self.label[kidney] = KIDNEY
-        return centre, axes, float(angle), side
+        return centre, axes, side
 
-    def _tumor(self, centre: np.ndarray, axes: np.ndarray, angle: float, side: int) -> None:
+    def _tumor(self, centre: np.ndarray, axes: np.ndarray, side: int) -> None:
         """Lobulated tumor (union of spheres) growing from the kidney, sometimes bulging out of it."""
         g, u = self.grid, self._u
         direction = self.rng.standard_normal(3)
@@ -188,8 +188,8 @@ class _CaseDrawer:
         tumor &= self.inside & (self.hu < 300)  # never overwrite bone
         if not tumor.any():
             return
-        base = u(60, 85)
-        texture = 12.0 * _smooth_field(self.rng, self.shape, (1.5, 1.5, 0.7))
+        base = u(55, 80)
+        texture = 10.0 * _smooth_field(self.rng, self.shape, (1.5, 1.5, 0.7))
         self.hu[tumor] = base + texture[tumor]
         if radius > 16:  # large tumors get a darker necrotic core
             cx, cy, cz = seed_point
@@ -249,9 +249,10 @@ def write_phantom_dataset(
     Each ``case_XXXXX`` gets ``imaging.nii.gz`` (int16 HU) and ``segmentation.nii.gz`` (uint8: 0 background,
     1 kidney, 2 tumor). The same seed gives identical arrays.
     """
-    shape = tuple(int(s) for s in shape)  # type: ignore[assignment]
-    if len(shape) != 3 or min(shape) < 8:
-        raise DataError(f"--shape: expected three sizes of at least 8 voxels, got {shape}")
+    dims = tuple(int(s) for s in shape)
+    if len(dims) != 3 or min(dims) < 8:
+        raise DataError(f"--shape: expected three sizes of at least 8 voxels, got {dims}")
+    grid_shape = (dims[0], dims[1], dims[2])
     if cases < 1:
         raise DataError(f"--cases: need at least 1 case, got {cases}")
     out = Path(out)
@@ -259,12 +260,12 @@ def write_phantom_dataset(
     tumor_free = _tumor_free_cases(cases, seed)
     folders = []
     for index in range(cases):
-        image, label, affine = make_phantom_case(index, seed, shape, with_tumor=index not in tumor_free)
+        image, label, affine = make_phantom_case(index, seed, grid_shape, with_tumor=index not in tumor_free)
         folder = out / f"case_{index:05d}"
         folder.mkdir(exist_ok=True)
         _save(image, affine, folder / "imaging.nii.gz")
         _save(label, affine, folder / "segmentation.nii.gz")
         folders.append(folder)
     logger.info("wrote %d phantom cases (seed %d, shape %s) to %s, %d tumor-free",
-                cases, seed, shape, out, len(tumor_free))
+                cases, seed, grid_shape, out, len(tumor_free))
     return folders
