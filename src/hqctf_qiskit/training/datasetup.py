@@ -15,7 +15,7 @@ from ..data import (
 from .config import TrainConfig
 
 log = logging.getLogger(__name__)
-PHANTOM_VERSION = 1
+PHANTOM_VERSION = 2  # bump whenever phantom.py draws differently: caches are keyed by it
 PHANTOM_SEED = 0
 
 
