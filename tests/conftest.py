@@ -9,10 +9,7 @@ import pytest
 
 from hqctf_qiskit.data import write_phantom_dataset
 
-TINY_TRAIN_ARGS = [
-    "--image-size", "64", "--batch-size", "4", "--samples-per-epoch", "8", "--epochs", "2",
-    "--reps", "1", "--device", "cpu", "--seed", "3",
-]
+from helpers import TINY_TRAIN_ARGS
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,3 +15,17 @@ REAL_CT_DIR = SHARED_DATA / "totalseg-example-ct"
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 requires_real_ct = pytest.mark.skipif(not REAL_CT_DIR.is_dir(), reason=f"real CT fixture absent ({REAL_CT_DIR})")
+
+TINY_TRAIN_ARGS = [
+    "--image-size", "64", "--batch-size", "4", "--samples-per-epoch", "8", "--epochs", "2",
+    "--reps", "1", "--device", "cpu", "--seed", "3",
+]
+
+
+def hqctf(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real command line in a fresh interpreter (what a user runs)."""
+    result = subprocess.run([sys.executable, "-m", "hqctf_qiskit.cli.main", *args], capture_output=True, text=True,
+                            timeout=600, **kwargs)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result

@@ -6,8 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from helpers import REAL_CT_DIR, requires_real_ct
-from training.test_training_run import hqctf
+from helpers import REAL_CT_DIR, hqctf, requires_real_ct
 
 pytestmark = [requires_real_ct, pytest.mark.slow]
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import TINY_TRAIN_ARGS
+from helpers import TINY_TRAIN_ARGS, hqctf
 
 pytestmark = pytest.mark.slow
 
@@ -25,14 +25,6 @@ RUN_FILES = [
     "config.yaml", "splits.json", "metrics.csv", "checkpoint_latest.pt", "checkpoint_best.pt", "checkpoint_final.pt",
     "progress.png", "summary.json", "qpg_report.json",
 ]
-
-
-def hqctf(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "hqctf_qiskit.cli.main", *args], capture_output=True, text=True,
-                            timeout=600, **kwargs)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def metrics_without_times(run: Path) -> list[dict[str, str]]:
