@@ -18,7 +18,8 @@ forward, engine forward+backward, mapping; best of k) and lists the step's most 
 
 Usage::
 
-    python benchmarks/train_step.py [--quick] [--json results.json] [--profile auto|always|never] [--device cpu]
+    python benchmarks/train_step.py [--quick] [--json results.json] [--profile auto|always|never]
+                                    [--device cpu|cuda] [--batch 8] [--image-size 128]
 """
 
 from __future__ import annotations
@@ -209,27 +210,24 @@ def measure(configs: dict[str, Callable[[nn.Module], None]], settings: Settings,
         results[name] = Result(name, len(generated_weight_modules(models[name])), trainable_parameters(models[name]))
         for _ in range(settings.warmup):
             steps[name]()
-    names, loads, kept = list(configs), [], 0
+    names, loads, rounds = list(configs), [], []
     meter = LoadMeter()
     for round_index in range(settings.max_rounds):
-        if kept == settings.rounds:
-            break
         shift = round_index % len(names)
         meter.start()
-        times = {name: steps[name]() for name in names[shift:] + names[:shift]}
+        rounds.append({name: steps[name]() for name in names[shift:] + names[:shift]})
         load = meter.stop()
         loads.append(load if load is not None else 0.0)
-        if load is not None and load > BUSY_LIMIT:
+        if loads[-1] > BUSY_LIMIT:
             print(f"round {round_index + 1}: other processes used {load:.2f} cores -- discarded")
-            continue
-        kept += 1
+        if sum(load <= BUSY_LIMIT for load in loads) == settings.rounds:
+            break
+    kept = [times for times, load in zip(rounds, loads) if load <= BUSY_LIMIT]
+    if len(kept) < settings.rounds:
+        print(f"WARNING: only {len(kept)} of {settings.rounds} rounds ran on an idle machine")
+    for times in kept or rounds:  # nothing clean: report the busy rounds, flagged by the warning
         for name, seconds in times.items():
             results[name].times_s.append(seconds)
-    if kept < settings.rounds:
-        print(f"WARNING: only {kept} of {settings.rounds} rounds ran on an idle machine")
-    if kept == 0:  # nothing clean: report the busy rounds rather than nothing, flagged by the warning above
-        for name in names:
-            results[name].times_s = [steps[name]() for _ in range(settings.rounds)]
     return results, models, loads
 
 

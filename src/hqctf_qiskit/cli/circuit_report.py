@@ -9,39 +9,19 @@ from typing import Any
 import click
 
 from .errors import friendly_errors
-
-
-def report_config(config_file: str | None, options: dict[str, Any]) -> Any:
-    """The TrainConfig (YAML under CLI options, validated as ``hqctf train`` does): the report describes that run."""
-    from ..training.config import TrainConfig
-
-    values: dict[str, Any] = TrainConfig.from_yaml(config_file) if config_file else {}
-    values.update({k: v for k, v in options.items() if v is not None})
-    return TrainConfig.from_dict(values, source="options")
+from .options import BACKEND_OPTIONS, MODEL_OPTIONS, apply_options, merged_config
 
 
 def make_report(config_file: str | None, options: dict[str, Any]) -> Any:
     from ..training.circuit_cost import circuit_report_for
 
-    return circuit_report_for(report_config(config_file, options))
+    return circuit_report_for(merged_config(config_file, options))
 
 
 @click.command("circuit-report")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of options (CLI wins).")
-@click.option("--arch", help="unet, unetplusplus, deeplabv3plus, fpn, pspnet, linknet, manet [unet].")
-@click.option("--encoder", help="smp encoder [resnet18].")
-@click.option("--qpg-layers", help="Roles (encoder, decoder, head, all) or globs [decoder].")
-@click.option("--mapping", help="affine, qt or chunked [affine].")
-@click.option("--chunk", type=int, help="Weights per basis state for the chunked mapping [32].")
-@click.option("--reps", type=int, help="Ansatz repetitions [2].")
-@click.option("--rotation", help="ry or ry_rz [ry].")
-@click.option("--entanglement", help="linear, reverse_linear, circular, full [linear].")
-@click.option("--backend", help="torch, aer_simulator, aer_simulator_gpu, fake_<device>, ibm_<device> [torch].")
-@click.option("--shots", type=int, help="Shots per circuit (omit: exact, no shot columns).")
-@click.option("--gradient", type=click.Choice(["param-shift", "spsa"]), help="Sampler gradient [param-shift].")
-@click.option("--pack/--no-pack", default=None, help="Training packs channels onto disjoint qubit lines [off].")
+@apply_options(MODEL_OPTIONS)
+@apply_options(BACKEND_OPTIONS)
 @click.option("--seed", type=int, help="Run seed; also the transpiler seed, as in training [0].")
-@click.option("--optimization-level", type=click.IntRange(0, 3), help="Transpiler optimization level [1].")
 @click.option("--json", "json_out", is_flag=False, flag_value="-", default=None, metavar="[PATH]",
               help="Write the report as JSON to PATH (or stdout when no PATH is given; the table is not printed).")
 @click.option("--qasm", "qasm_dir", type=click.Path(file_okay=False), help="Write OpenQASM 3 of each circuit here.")

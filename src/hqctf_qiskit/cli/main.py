@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .errors import friendly_errors, setup_logging
+from .options import BACKEND_OPTIONS, MODEL_OPTIONS, apply_options, merged_config
 
 
 def _floats(text: str | None, option: str) -> list[float] | None:
@@ -38,10 +39,9 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 
 @cli.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file of options (CLI wins).")
+@apply_options(MODEL_OPTIONS)
+@apply_options(BACKEND_OPTIONS)
 @click.option("--data", help="KiTS-layout folder or a CSV/JSON list of image/label pairs (default: phantom).")
-@click.option("--arch", help="unet, unetplusplus, deeplabv3plus, fpn, pspnet, linknet, manet [unet].")
-@click.option("--encoder", help="smp encoder [resnet18].")
 @click.option("--classes", help="Comma-separated class names [background,kidney,tumor].")
 @click.option("--label-map", help="Label remap, e.g. 2:1,3:1 (unlisted labels become background).")
 @click.option("--window", help="HU window LOW,HIGH [-79,304].")
@@ -51,20 +51,9 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 @click.option("--val-fraction", type=float, help="Share of cases for validation [0.2].")
 @click.option("--test-fraction", type=float, help="Share of cases for test [0.2].")
 @click.option("--phantom-cases", type=int, help="Cases of the default phantom dataset [12].")
-@click.option("--qpg-layers", help="Roles (encoder, decoder, head, all) or globs; 'none' = classical [decoder].")
 @click.option("--lowrank-layers", help="Low-rank baseline on these layers (same syntax as --qpg-layers) [none].")
 @click.option("--rank", type=int, help="Rank of the low-rank layers.")
 @click.option("--rank-budget", help="Instead of --rank: 'qpg' (the QPG budget of those layers) or a parameter count.")
-@click.option("--mapping", help="affine, qt or chunked [affine].")
-@click.option("--chunk", type=int, help="Weights per basis state for the chunked mapping [32].")
-@click.option("--reps", type=int, help="Ansatz repetitions [2].")
-@click.option("--rotation", help="ry or ry_rz [ry].")
-@click.option("--entanglement", help="linear, reverse_linear, circular, full [linear].")
-@click.option("--backend", help="torch, aer_simulator, aer_simulator_gpu, fake_<device>, ibm_<device> [torch].")
-@click.option("--shots", type=int, help="Shots per circuit (default: exact probabilities).")
-@click.option("--gradient", help="Sampler backends: param-shift or spsa [param-shift].")
-@click.option("--pack/--no-pack", default=None, help="Sampler backends: several channels per wide circuit [off].")
-@click.option("--optimization-level", type=int, help="Transpiler optimization level 0-3 [1].")
 @click.option("--device", help="auto, cpu or cuda [auto].")
 @click.option("--epochs", type=int, help="Epochs [10].")
 @click.option("--max-steps", type=int, help="Stop after N optimizer steps (smoke runs).")
@@ -82,19 +71,16 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
 @friendly_errors
 def train(config_file: str | None, resume: str | None, yes: bool, **options: Any) -> None:
     """Train a segmentation model (QPG on the selected layers, or classical with --qpg-layers none)."""
-    from ..training.config import TrainConfig
     from ..training.loop import train as run_training
 
-    values: dict[str, Any] = TrainConfig.from_yaml(config_file) if config_file else {}
     given = {k: v for k, v in options.items() if v is not None}
     if "classes" in given:
         given["classes"] = [c.strip() for c in given["classes"].split(",") if c.strip()]
     if "window" in given:
         given["window"] = _floats(given["window"], "--window")
-    values.update(given)
     if resume and (given or config_file):
         raise ValueError("--resume: continue with the run's own config.yaml; other options are not allowed")
-    config = TrainConfig.from_dict(values, source="options") if not resume else None
+    config = merged_config(config_file, given) if not resume else None
     summary = run_training(config, resume=resume, yes=yes)
     final = summary["final"]
     dice = "  ".join(f"{k[len('val_dice_'):]} {v:.3f}" for k, v in final.items() if k.startswith("val_dice_"))

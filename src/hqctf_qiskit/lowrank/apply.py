@@ -11,7 +11,6 @@ default QPG budget (36,784) the ranks are 1-2 and the shortfall is 5,968 paramet
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -172,12 +171,6 @@ def export_plain(model: nn.Module, weights: dict[str, torch.Tensor] | None = Non
     Like ``qpg.export_classical`` (``weights`` overrides some layers' weights), for any mix of weight sources: the
     copy has the original architecture's module tree, so its ``state_dict`` loads into a freshly built model.
     """
-    weights = weights or {}
-    exported = copy.deepcopy(model)
-    targets = [name for name, _ in generated_weight_modules(exported)]
-    unknown = set(weights) - set(targets)
-    if unknown:
-        raise KeyError(f"not QPG or low-rank layers: {sorted(unknown)}")
-    for name in targets:
-        replace_module(exported, name, exported.get_submodule(name).materialize(weights.get(name)))
-    return exported
+    from ..qpg.export import export_classical  # it materializes every generated-weight layer, low-rank included
+
+    return export_classical(model, weights)

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..qpg.layers import plain_conv_like, plain_linear_like
+
 log = logging.getLogger(__name__)
 
 # A kept singular value below this fraction of the largest marks a degenerate init (e.g. an all-zero or constant
@@ -116,15 +118,7 @@ class LowRankConv2d(LowRankModule):
     @torch.no_grad()
     def materialize(self, weight: torch.Tensor | None = None) -> nn.Conv2d:
         """A plain ``nn.Conv2d`` holding ``A·B`` (or ``weight``)."""
-        ref = self.factor_a
-        conv = nn.Conv2d(
-            self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding, self.dilation,
-            self.groups, bias=self.bias is not None, padding_mode=self.padding_mode, device=ref.device, dtype=ref.dtype,
-        )
-        conv.weight.copy_((self.generated_weight() if weight is None else weight).reshape(self.weight_shape))
-        if self.bias is not None:
-            conv.bias.copy_(self.bias)
-        return conv.train(self.training)
+        return plain_conv_like(self, self.generated_weight() if weight is None else weight.to(self.factor_a))
 
     def extra_repr(self) -> str:
         return (
@@ -147,14 +141,7 @@ class LowRankLinear(LowRankModule):
     @torch.no_grad()
     def materialize(self, weight: torch.Tensor | None = None) -> nn.Linear:
         """A plain ``nn.Linear`` holding ``A·B`` (or ``weight``)."""
-        ref = self.factor_a
-        linear = nn.Linear(
-            self.in_features, self.out_features, bias=self.bias is not None, device=ref.device, dtype=ref.dtype
-        )
-        linear.weight.copy_((self.generated_weight() if weight is None else weight).reshape(self.weight_shape))
-        if self.bias is not None:
-            linear.bias.copy_(self.bias)
-        return linear.train(self.training)
+        return plain_linear_like(self, self.generated_weight() if weight is None else weight.to(self.factor_a))
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, rank={self.rank}"

@@ -9,6 +9,31 @@ from torch import nn
 from .generator import ChannelCircuitGenerator
 
 
+@torch.no_grad()
+def plain_conv_like(layer: nn.Module, weight: torch.Tensor) -> nn.Conv2d:
+    """A plain ``nn.Conv2d`` with ``layer``'s hyperparameters and bias, holding ``weight`` (what export uses)."""
+    conv = nn.Conv2d(
+        layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
+        layer.groups, bias=layer.bias is not None, padding_mode=layer.padding_mode, device=weight.device,
+        dtype=weight.dtype,
+    )
+    conv.weight.copy_(weight.reshape(conv.weight.shape))
+    if layer.bias is not None:
+        conv.bias.copy_(layer.bias)
+    return conv.train(layer.training)
+
+
+@torch.no_grad()
+def plain_linear_like(layer: nn.Module, weight: torch.Tensor) -> nn.Linear:
+    """A plain ``nn.Linear`` with ``layer``'s sizes and bias, holding ``weight``."""
+    linear = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, device=weight.device,
+                       dtype=weight.dtype)
+    linear.weight.copy_(weight.reshape(linear.weight.shape))
+    if layer.bias is not None:
+        linear.bias.copy_(layer.bias)
+    return linear.train(layer.training)
+
+
 class QPGModule(nn.Module):
     """Common part of QPG layers: weight generation with an inference cache, and materialization."""
 
@@ -61,15 +86,8 @@ class QPGConv2d(QPGModule):
     @torch.no_grad()
     def materialize(self, weight: torch.Tensor | None = None) -> nn.Conv2d:
         """A plain ``nn.Conv2d`` holding the generated weights (or ``weight``, e.g. from sampled probabilities)."""
-        ref = self.generator.theta
-        conv = nn.Conv2d(
-            self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding, self.dilation,
-            self.groups, bias=self.bias is not None, padding_mode=self.padding_mode, device=ref.device, dtype=ref.dtype,
-        )
-        conv.weight.copy_((self.generator() if weight is None else weight).reshape(self.weight_shape))
-        if self.bias is not None:
-            conv.bias.copy_(self.bias)
-        return conv.train(self.training)
+        weight = self.generator() if weight is None else weight
+        return plain_conv_like(self, weight.to(self.generator.theta))
 
     def extra_repr(self) -> str:
         g = self.generator
@@ -94,14 +112,8 @@ class QPGLinear(QPGModule):
 
     @torch.no_grad()
     def materialize(self, weight: torch.Tensor | None = None) -> nn.Linear:
-        ref = self.generator.theta
-        linear = nn.Linear(
-            self.in_features, self.out_features, bias=self.bias is not None, device=ref.device, dtype=ref.dtype
-        )
-        linear.weight.copy_((self.generator() if weight is None else weight).reshape(self.weight_shape))
-        if self.bias is not None:
-            linear.bias.copy_(self.bias)
-        return linear.train(self.training)
+        weight = self.generator() if weight is None else weight
+        return plain_linear_like(self, weight.to(self.generator.theta))
 
     def extra_repr(self) -> str:
         g = self.generator
