@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..qpg.layers import plain_conv_like, plain_linear_like
+from ..qpg.layers import conv_forward, copy_conv_hyperparameters, plain_conv_like, plain_linear_like
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +102,10 @@ class LowRankConv2d(LowRankModule):
 
     def __init__(self, conv: nn.Conv2d, rank: int) -> None:
         super().__init__(conv.weight, rank)
-        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
-        self.kernel_size, self.stride, self.padding = conv.kernel_size, conv.stride, conv.padding
-        self.dilation, self.groups, self.padding_mode = conv.dilation, conv.groups, conv.padding_mode
-        self._reversed_padding_repeated_twice = conv._reversed_padding_repeated_twice
-        self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
+        copy_conv_hyperparameters(self, conv)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.generated_weight()
-        if self.padding_mode != "zeros":
-            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return F.conv2d(x, weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv_forward(self, x, self.generated_weight())
 
     @torch.no_grad()
     def materialize(self, weight: torch.Tensor | None = None) -> nn.Conv2d:

@@ -34,6 +34,23 @@ def plain_linear_like(layer: nn.Module, weight: torch.Tensor) -> nn.Linear:
     return linear.train(layer.training)
 
 
+def copy_conv_hyperparameters(target: nn.Module, conv: nn.Conv2d) -> None:
+    """What a generated-weight conv keeps of the conv it replaces: everything but the weight (bias kept trainable)."""
+    target.in_channels, target.out_channels = conv.in_channels, conv.out_channels
+    target.kernel_size, target.stride, target.padding = conv.kernel_size, conv.stride, conv.padding
+    target.dilation, target.groups, target.padding_mode = conv.dilation, conv.groups, conv.padding_mode
+    target._reversed_padding_repeated_twice = conv._reversed_padding_repeated_twice
+    target.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
+
+
+def conv_forward(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``nn.Conv2d``'s forward with an external weight (padding modes included)."""
+    if layer.padding_mode != "zeros":
+        x = F.pad(x, layer._reversed_padding_repeated_twice, mode=layer.padding_mode)
+        return F.conv2d(x, weight, layer.bias, layer.stride, 0, layer.dilation, layer.groups)
+    return F.conv2d(x, weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
 class QPGModule(nn.Module):
     """Common part of QPG layers: weight generation with an inference cache, and materialization."""
 
@@ -68,20 +85,12 @@ class QPGConv2d(QPGModule):
 
     def __init__(self, conv: nn.Conv2d, generator: ChannelCircuitGenerator) -> None:
         super().__init__()
-        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
-        self.kernel_size, self.stride, self.padding = conv.kernel_size, conv.stride, conv.padding
-        self.dilation, self.groups, self.padding_mode = conv.dilation, conv.groups, conv.padding_mode
-        self._reversed_padding_repeated_twice = conv._reversed_padding_repeated_twice
+        copy_conv_hyperparameters(self, conv)
         self.weight_shape = tuple(conv.weight.shape)
-        self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
         self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.generated_weight()
-        if self.padding_mode != "zeros":
-            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return F.conv2d(x, weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv_forward(self, x, self.generated_weight())
 
     @torch.no_grad()
     def materialize(self, weight: torch.Tensor | None = None) -> nn.Conv2d:

@@ -80,14 +80,7 @@ class TrainConfig:
     def from_yaml(cls, path: str | Path) -> dict[str, Any]:
         """The options set in a YAML file (keys with dashes or underscores), to merge under CLI options."""
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"--config: {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--config: {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"--config: {path} must hold a mapping of option: value")
+        data = read_yaml_mapping(path, "--config: ", "option: value")
         data = {str(k).replace("-", "_"): v for k, v in data.items()}
         data.pop("versions", None)
         unknown = set(data) - cls.field_names()
@@ -163,6 +156,19 @@ class TrainConfig:
     @property
     def is_hardware(self) -> bool:
         return self.backend.startswith("ibm_")
+
+
+def read_yaml_mapping(path: Path, prefix: str, what: str) -> dict[str, Any]:
+    """A YAML file holding a mapping; missing, malformed or non-mapping files are one-line ConfigErrors."""
+    if not path.is_file():
+        raise ConfigError(f"{prefix}{path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{prefix}{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix}{path} must hold a mapping of {what}")
+    return data
 
 
 def library_versions() -> dict[str, str]:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from .checkpoint import atomic_write_json, atomic_write_text, checkpoint_path
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, read_yaml_mapping
 from .datasetup import discover, resolve_splits, write_splits
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,7 @@ class ExperimentSpec:
     @classmethod
     def from_yaml(cls, path: Path, small: bool = False) -> "ExperimentSpec":
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: experiment file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: must hold a mapping (name, architectures, methods, seeds, train, ...)")
+        data = read_yaml_mapping(path, "", "name, architectures, methods, seeds, train, ...")
         if small:
             data = {**data, **{k: v for k, v in SMALL_PRESET.items() if k != "train"},
                     "train": {**data.get("train", {}), **SMALL_PRESET["train"]}}
