@@ -401,27 +401,27 @@ class CircuitReport:
         """OpenQASM 3 of every distinct circuit (ISA when there is a target): ``<circuit name>.qasm``."""
         from qiskit import qasm3
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for entry in self.circuits:
-            path = out / f"{entry.name}.qasm"
-            path.write_text(qasm3.dumps(entry.circuit))
-            paths.append(path)
-        return paths
+        return self._write_each(directory, "qasm", lambda entry, path: path.write_text(qasm3.dumps(entry.circuit)))
 
     def write_drawings(self, directory: str | Path) -> list[Path]:
         """A PNG diagram of every distinct circuit through Qiskit's matplotlib drawer (idle device qubits hidden)."""
         import matplotlib.pyplot as plt
 
+        def draw(entry: CircuitEntry, path: Path) -> None:
+            figure = entry.circuit.draw("mpl", idle_wires=False, fold=-1)
+            figure.savefig(path, dpi=80, bbox_inches="tight")
+            plt.close(figure)
+
+        return self._write_each(directory, "png", draw)
+
+    def _write_each(self, directory: str | Path, suffix: str, write: Any) -> list[Path]:
+        """``write(entry, path)`` for every distinct circuit into ``directory/<circuit name>.<suffix>``."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         for entry in self.circuits:
-            path = out / f"{entry.name}.png"
-            figure = entry.circuit.draw("mpl", idle_wires=False, fold=-1)
-            figure.savefig(path, dpi=80, bbox_inches="tight")
-            plt.close(figure)
+            path = out / f"{entry.name}.{suffix}"
+            write(entry, path)
             paths.append(path)
         return paths
 

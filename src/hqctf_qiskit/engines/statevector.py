@@ -225,7 +225,7 @@ class StatevectorEngine:
         state = None
         for qubit in range(self.num_qubits - 1, -1, -1):
             m = matrices.get(qubit)
-            column = m[..., :, 0] if m is not None else self._basis0(m)
+            column = m[..., :, 0] if m is not None else self._basis0()
             if column.dim() == 1:
                 column = column.unsqueeze(0)
             if state is None:
@@ -235,7 +235,7 @@ class StatevectorEngine:
                 state = product.reshape(product.shape[0], -1)
         return state.expand(batch, -1) if state.shape[0] != batch else state
 
-    def _basis0(self, _: None) -> torch.Tensor:
+    def _basis0(self) -> torch.Tensor:
         return torch.tensor([1.0, 0.0], dtype=self.amplitude_dtype)
 
     def _group_operator(self, group: range, matrices: dict[int, torch.Tensor]) -> torch.Tensor | None:

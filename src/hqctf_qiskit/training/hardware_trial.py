@@ -48,7 +48,7 @@ def sampled_weights(
         measured = engine.probabilities(theta).to(generator.theta)
         exact = generator.probabilities()
         weight = generator.regenerate_from(measured).reshape(layer.weight_shape)
-        reference = generator().reshape(layer.weight_shape)
+        reference = generator.regenerate_from(exact).reshape(layer.weight_shape)  # no second engine run
         weights[name] = weight
         stats.append({
             "layer": name, "channels": generator.channels, "qubits": n,
