@@ -16,6 +16,7 @@ import torch
 from qiskit.circuit import Parameter, ParameterExpression, QuantumCircuit
 
 from . import gates as G
+from . import native
 from .base import UnsupportedCircuitError
 
 
@@ -131,7 +132,11 @@ class StatevectorEngine:
     """Exact, differentiable probabilities of a circuit for a batch of parameter sets (CPU or CUDA)."""
 
     def __init__(
-        self, circuit: QuantumCircuit, dtype: torch.dtype = torch.float32, group_count: int | None = None
+        self,
+        circuit: QuantumCircuit,
+        dtype: torch.dtype = torch.float32,
+        group_count: int | None = None,
+        use_native: bool = True,
     ) -> None:
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -143,12 +148,26 @@ class StatevectorEngine:
         self.amplitude_dtype = dtype if self.is_real else (torch.complex64 if dtype == torch.float32 else torch.complex128)
         self.groups = _qubit_groups(self.num_qubits, group_count or default_group_count(self.num_qubits))
         self._device_cache: dict[torch.device, list] = {}
+        self.use_native = use_native  # False: always the torch path (the kernel's reference in tests/benchmarks)
+        self._kernel_plan: native.KernelPlan | None = None
+
+    def uses_native_kernel(self, device: torch.device | str = "cpu") -> bool:
+        """Whether probabilities on ``device`` run the fused CPU kernel (real circuits on CPU, kernel built)."""
+        return (self.use_native and self.is_real and torch.device(device).type == "cpu"
+                and native.load_kernel() is not None)
 
     # -- public API ---------------------------------------------------------------------------------------------
     def probabilities(self, theta: torch.Tensor) -> torch.Tensor:
         if theta.dim() != 2 or theta.shape[1] != self.num_parameters:
             raise ValueError(f"theta must have shape [B, {self.num_parameters}], got {tuple(theta.shape)}")
         theta = theta.to(self.dtype)
+        if self.uses_native_kernel(theta.device):
+            return self._native_probabilities(theta)
+        return self._probabilities_torch(theta)
+
+    __call__ = probabilities
+
+    def _probabilities_torch(self, theta: torch.Tensor) -> torch.Tensor:
         batch = theta.shape[0]
         state: torch.Tensor | None = None  # None means |0...0>
         for op, prepared in zip(self.ops, self._prepared(theta.device)):
@@ -167,11 +186,75 @@ class StatevectorEngine:
             return torch.view_as_real(state).square().sum(-1)
         return state.square()
 
-    __call__ = probabilities
-
     def __repr__(self) -> str:
         kind = "real" if self.is_real else "complex"
         return f"StatevectorEngine(n={self.num_qubits}, P={self.num_parameters}, {kind}, {self.dtype})"
+
+    # -- fused CPU kernel ---------------------------------------------------------------------------------------
+    def _native_probabilities(self, theta: torch.Tensor) -> torch.Tensor:
+        plan = self._plan()
+        prepared = self._prepared(theta.device)
+        layers = [(op, fixed) for op, fixed in zip(self.ops, prepared) if isinstance(op, LocalLayer)]
+        if not layers:  # only permutations of |0...0>: one basis state, nothing to differentiate
+            return self._probabilities_torch(theta)
+        if not hasattr(self, "_uniform"):
+            self._uniform = self._uniform_rotation(layers)
+        uniform = self._uniform
+        if uniform is not None:  # e.g. RY on every qubit of every layer: all matrices from one gather
+            name, columns = uniform
+            mats = G.rotation_matrix(name, theta[:, columns], self.dtype).permute(1, 0, 2, 3, 4)
+        else:
+            eye = torch.eye(2, dtype=self.dtype).expand(theta.shape[0], 2, 2)
+            per_layer = []
+            for op, fixed in layers:
+                matrices = self._layer_matrices(op, fixed, theta)
+                per_qubit = [matrices[q].expand(theta.shape[0], 2, 2) if q in matrices else eye
+                             for q in range(self.num_qubits)]
+                per_layer.append(torch.stack(per_qubit, dim=1))
+            mats = torch.stack(per_layer)
+        mats = mats.reshape(len(layers), theta.shape[0], self.num_qubits, 4)
+        return native.NativeProbabilities.apply(mats, plan, native.load_kernel())
+
+    def _uniform_rotation(self, layers: list) -> tuple[str, torch.Tensor] | None:
+        """(gate name, parameter columns [L, n]) when every local layer is one parametrized rotation of the same
+        kind on every qubit; None otherwise. Building ~L*n small matrices one by one costs more than the kernel
+        itself on small layers."""
+        names, columns = set(), []
+        for op, _ in layers:
+            row = []
+            for q in range(self.num_qubits):
+                gates = op.gates.get(q, [])
+                if len(gates) != 1 or gates[0].param_index is None:
+                    return None
+                names.add(gates[0].name)
+                row.append(gates[0].param_index)
+            columns.append(row)
+        return (names.pop(), torch.tensor(columns)) if len(names) == 1 else None
+
+    def _plan(self) -> native.KernelPlan:
+        if self._kernel_plan is None:
+            local_index, perm_index, codes, active, indices, signs = 0, 0, [], [], [], []
+            for op in self.ops:
+                if isinstance(op, LocalLayer):
+                    codes.append(local_index)
+                    local_index += 1
+                    active.append([q in op.gates for q in range(self.num_qubits)])
+                else:
+                    codes.append(-(perm_index + 1))
+                    perm_index += 1
+                    indices.append(op.index)
+                    signs.append(op.sign)
+            size = 2**self.num_qubits
+            has_sign = any(s is not None for s in signs)
+            self._kernel_plan = native.KernelPlan(
+                num_qubits=self.num_qubits,
+                ops=torch.tensor(codes, dtype=torch.int32),
+                active=torch.tensor(active, dtype=torch.uint8).reshape(-1, self.num_qubits),
+                perm_index=(torch.stack(indices) if indices else torch.zeros(1, size, dtype=torch.int64)).contiguous(),
+                perm_sign=torch.stack([torch.ones(size, dtype=torch.float64) if s is None else s for s in signs])
+                .to(self.dtype).contiguous() if has_sign else None,
+            )
+        return self._kernel_plan
 
     # -- compiled pieces ----------------------------------------------------------------------------------------
     def _prepared(self, device: torch.device) -> list:

@@ -31,7 +31,7 @@ SMALL_PRESET: dict[str, Any] = {
     "architectures": ["unet", "unetplusplus", "deeplabv3plus", "fpn", "pspnet"],
     "methods": list(METHODS),
     "seeds": [0, 1, 2],
-    "train": {"image_size": 64, "epochs": 2, "samples_per_epoch": 96, "batch_size": 8, "reps": 1},
+    "train": {"image_size": 64, "epochs": 6, "samples_per_epoch": 96, "batch_size": 8, "reps": 1, "lr": 3e-3},
 }
 REPORTED = [("kidney", "dice"), ("kidney", "iou"), ("tumor", "dice"), ("tumor", "iou")]
 
