@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from ..cache import cache_dir
+
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("native_kernel.cpp")
@@ -34,10 +36,6 @@ MIN_CHANNELS_PER_THREAD = 4  # below this, thread hand-off costs more than it sa
 
 def native_enabled() -> bool:
     return os.environ.get("HQCTF_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("HQCTF_CACHE_DIR", Path.home() / ".cache" / "hqctf")) / "kernels"
 
 
 def _compiler() -> str | None:
@@ -57,7 +55,7 @@ def _cpu_identity() -> str:
 def _library_path(compiler: str) -> Path:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
     key = "\n".join([SOURCE.read_text(), " ".join(FLAGS), OPENMP_FLAG, version, _cpu_identity(), platform.machine()])
-    return _cache_dir() / f"statevector-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+    return cache_dir() / "kernels" / f"statevector-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
 
 
 def _build(compiler: str, target: Path) -> None:

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..cache import cache_dir
 from ..data import (
     CasePaths, CaseVolume, DataError, discover_cases, load_case, load_splits, make_splits, parse_label_map,
     save_splits, write_phantom_dataset,
@@ -17,10 +18,6 @@ from .config import TrainConfig
 log = logging.getLogger(__name__)
 PHANTOM_VERSION = 2  # bump whenever phantom.py draws differently: caches are keyed by it
 PHANTOM_SEED = 0
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("HQCTF_CACHE_DIR", Path.home() / ".cache" / "hqctf"))
 
 
 def phantom_dataset(cases: int) -> Path:
