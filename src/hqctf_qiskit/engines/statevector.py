@@ -128,6 +128,25 @@ def _kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return out.reshape(*batch, m * k, m * k)
 
 
+def _uniform_rotation(ops: list, num_qubits: int) -> tuple[str, torch.Tensor] | None:
+    """(gate name, parameter columns [L, n]) when every local layer is one parametrized rotation of the same kind on
+    every qubit; None otherwise. For the kernel, building ~L*n small matrices one by one costs more than the kernel
+    itself on small layers."""
+    names, columns = set(), []
+    for op in ops:
+        if not isinstance(op, LocalLayer):
+            continue
+        row = []
+        for q in range(num_qubits):
+            gates = op.gates.get(q, [])
+            if len(gates) != 1 or gates[0].param_index is None:
+                return None
+            names.add(gates[0].name)
+            row.append(gates[0].param_index)
+        columns.append(row)
+    return (names.pop(), torch.tensor(columns)) if len(names) == 1 else None
+
+
 class StatevectorEngine:
     """Exact, differentiable probabilities of a circuit for a batch of parameter sets (CPU or CUDA)."""
 
@@ -150,6 +169,7 @@ class StatevectorEngine:
         self._device_cache: dict[torch.device, list] = {}
         self.use_native = use_native  # False: always the torch path (the kernel's reference in tests/benchmarks)
         self._kernel_plan: native.KernelPlan | None = None
+        self._uniform_rotation = _uniform_rotation(self.ops, self.num_qubits)
 
     def uses_native_kernel(self, device: torch.device | str = "cpu") -> bool:
         """Whether probabilities on ``device`` run the fused CPU kernel (real circuits on CPU, kernel built)."""
@@ -193,43 +213,24 @@ class StatevectorEngine:
     # -- fused CPU kernel ---------------------------------------------------------------------------------------
     def _native_probabilities(self, theta: torch.Tensor) -> torch.Tensor:
         plan = self._plan()
-        prepared = self._prepared(theta.device)
-        layers = [(op, fixed) for op, fixed in zip(self.ops, prepared) if isinstance(op, LocalLayer)]
-        if not layers:  # only permutations of |0...0>: one basis state, nothing to differentiate
+        layer_count = plan.active.shape[0]
+        if layer_count == 0:  # only permutations of |0...0>: one basis state, nothing to differentiate
             return self._probabilities_torch(theta)
-        if not hasattr(self, "_uniform"):
-            self._uniform = self._uniform_rotation(layers)
-        uniform = self._uniform
-        if uniform is not None:  # e.g. RY on every qubit of every layer: all matrices from one gather
-            name, columns = uniform
+        if self._uniform_rotation is not None:  # e.g. RY on every qubit of every layer: all matrices from one gather
+            name, columns = self._uniform_rotation
             mats = G.rotation_matrix(name, theta[:, columns], self.dtype).permute(1, 0, 2, 3, 4)
         else:
             eye = torch.eye(2, dtype=self.dtype).expand(theta.shape[0], 2, 2)
             per_layer = []
-            for op, fixed in layers:
-                matrices = self._layer_matrices(op, fixed, theta)
-                per_qubit = [matrices[q].expand(theta.shape[0], 2, 2) if q in matrices else eye
-                             for q in range(self.num_qubits)]
-                per_layer.append(torch.stack(per_qubit, dim=1))
+            for op, fixed in zip(self.ops, self._prepared(theta.device)):
+                if isinstance(op, LocalLayer):
+                    matrices = self._layer_matrices(op, fixed, theta)
+                    per_qubit = [matrices[q].expand(theta.shape[0], 2, 2) if q in matrices else eye
+                                 for q in range(self.num_qubits)]
+                    per_layer.append(torch.stack(per_qubit, dim=1))
             mats = torch.stack(per_layer)
-        mats = mats.reshape(len(layers), theta.shape[0], self.num_qubits, 4)
+        mats = mats.reshape(layer_count, theta.shape[0], self.num_qubits, 4)
         return native.NativeProbabilities.apply(mats, plan, native.load_kernel())
-
-    def _uniform_rotation(self, layers: list) -> tuple[str, torch.Tensor] | None:
-        """(gate name, parameter columns [L, n]) when every local layer is one parametrized rotation of the same
-        kind on every qubit; None otherwise. Building ~L*n small matrices one by one costs more than the kernel
-        itself on small layers."""
-        names, columns = set(), []
-        for op, _ in layers:
-            row = []
-            for q in range(self.num_qubits):
-                gates = op.gates.get(q, [])
-                if len(gates) != 1 or gates[0].param_index is None:
-                    return None
-                names.add(gates[0].name)
-                row.append(gates[0].param_index)
-            columns.append(row)
-        return (names.pop(), torch.tensor(columns)) if len(names) == 1 else None
 
     def _plan(self) -> native.KernelPlan:
         if self._kernel_plan is None:
