@@ -46,13 +46,15 @@ struct Circuit {
     const T* perm_sign;
     int64_t batch;
 
-    const T* matrix(int layer, int64_t channel, int qubit) const {
-        return mats + ((static_cast<int64_t>(layer) * batch + channel) * n + qubit) * 4;
+    // Offset of (layer, channel, qubit)'s 2x2 block in mats and grad_mats.
+    int64_t slot(int layer, int64_t channel, int qubit) const {
+        return ((static_cast<int64_t>(layer) * batch + channel) * n + qubit) * 4;
     }
+    const T* matrix(int layer, int64_t channel, int qubit) const { return mats + slot(layer, channel, qubit); }
     bool is_active(int layer, int qubit) const { return active[layer * n + qubit] != 0; }
 };
 
-// psi <- (m on qubit q) psi, for q >= 3 (stride >= 8: the inner loop vectorizes).
+// psi <- (m on qubit q) psi (the inner loop vectorizes from q = 3 on, where stride >= 8).
 template <typename T>
 void apply_1q(T* psi, int64_t size, int q, const T* m) {
     const int64_t stride = int64_t{1} << q;
@@ -69,25 +71,24 @@ void apply_1q(T* psi, int64_t size, int q, const T* m) {
     }
 }
 
-// One step back through the gate m on qubit q >= 3 (m orthogonal, so its inverse is its transpose):
+// One step back through the gate m on qubit q (m orthogonal, so its inverse is its transpose):
 // psi <- m^T psi, lambda <- m^T lambda, and grad += sum over pairs of lambda_after (x) psi_before.
-// The sums are kept in kLanes partial sums for the whole pass (a per-loop reduction would be folded horizontally
-// after every stride's worth of pairs, i.e. every 8 pairs at q = 3).
+// The sums are kept in Lanes partial sums for the whole pass (a per-loop reduction would be folded horizontally
+// after every stride's worth of pairs, i.e. every 8 pairs at q = 3); Lanes must divide the stride.
 constexpr int kLanes = 8;
 
-template <typename T>
-void unapply_1q(T* psi, T* lambda, int64_t size, int q, const T* m, T* grad) {
-    const int64_t stride = int64_t{1} << q;
+template <typename T, int Lanes>
+void unapply_1q_lanes(T* psi, T* lambda, int64_t size, int64_t stride, const T* m, T* grad) {
     const T m00 = m[0], m01 = m[1], m10 = m[2], m11 = m[3];
-    T g00[kLanes] = {0}, g01[kLanes] = {0}, g10[kLanes] = {0}, g11[kLanes] = {0};
+    T g00[Lanes] = {0}, g01[Lanes] = {0}, g10[Lanes] = {0}, g11[Lanes] = {0};
     for (int64_t base = 0; base < size; base += 2 * stride) {
-        for (int64_t i0 = base; i0 < base + stride; i0 += kLanes) {
+        for (int64_t i0 = base; i0 < base + stride; i0 += Lanes) {
             T* __restrict plo = psi + i0;
             T* __restrict phi = plo + stride;
             T* __restrict llo = lambda + i0;
             T* __restrict lhi = llo + stride;
 #pragma omp simd
-            for (int j = 0; j < kLanes; ++j) {
+            for (int j = 0; j < Lanes; ++j) {
                 const T a = plo[j], b = phi[j];
                 const T x = m00 * a + m10 * b, y = m01 * a + m11 * b;  // psi before the gate
                 const T la = llo[j], lb = lhi[j];
@@ -102,11 +103,22 @@ void unapply_1q(T* psi, T* lambda, int64_t size, int q, const T* m, T* grad) {
             }
         }
     }
-    for (int j = 0; j < kLanes; ++j) {
+    for (int j = 0; j < Lanes; ++j) {
         grad[0] += g00[j];
         grad[1] += g01[j];
         grad[2] += g10[j];
         grad[3] += g11[j];
+    }
+}
+
+template <typename T>
+void unapply_1q(T* psi, T* lambda, int64_t size, int q, const T* m, T* grad) {
+    const int64_t stride = int64_t{1} << q;
+    switch (stride) {  // strides below kLanes only occur in circuits of fewer than 3 qubits
+        case 1: return unapply_1q_lanes<T, 1>(psi, lambda, size, stride, m, grad);
+        case 2: return unapply_1q_lanes<T, 2>(psi, lambda, size, stride, m, grad);
+        case 4: return unapply_1q_lanes<T, 4>(psi, lambda, size, stride, m, grad);
+        default: return unapply_1q_lanes<T, kLanes>(psi, lambda, size, stride, m, grad);
     }
 }
 
@@ -185,39 +197,6 @@ void low_block_gradient(const T* const m[kLow], const T g[kBlock][kBlock], T* co
     }
 }
 
-// Qubits 0-2 of circuits with fewer than 3 qubits: the same update without vector hints.
-template <typename T>
-void apply_small(T* psi, int64_t size, int q, const T* m) {
-    const int64_t stride = int64_t{1} << q;
-    for (int64_t base = 0; base < size; base += 2 * stride) {
-        for (int64_t i = base; i < base + stride; ++i) {
-            const T a = psi[i], b = psi[i + stride];
-            psi[i] = m[0] * a + m[1] * b;
-            psi[i + stride] = m[2] * a + m[3] * b;
-        }
-    }
-}
-
-template <typename T>
-void unapply_small(T* psi, T* lambda, int64_t size, int q, const T* m, T* grad) {
-    const int64_t stride = int64_t{1} << q;
-    for (int64_t base = 0; base < size; base += 2 * stride) {
-        for (int64_t i = base; i < base + stride; ++i) {
-            const T a = psi[i], b = psi[i + stride];
-            const T x = m[0] * a + m[2] * b, y = m[1] * a + m[3] * b;
-            const T la = lambda[i], lb = lambda[i + stride];
-            grad[0] += la * x;
-            grad[1] += la * y;
-            grad[2] += lb * x;
-            grad[3] += lb * y;
-            psi[i] = x;
-            psi[i + stride] = y;
-            lambda[i] = m[0] * la + m[2] * lb;
-            lambda[i + stride] = m[1] * la + m[3] * lb;
-        }
-    }
-}
-
 // psi <- (tensor product over qubits of m_q) |0...0>; psi(x) = prod_q m_q[x_q, 0], built by doubling.
 template <typename T>
 void product_state(const Circuit<T>& c, int layer, int64_t channel, T* psi) {
@@ -277,15 +256,20 @@ bool low_block_used(const Circuit<T>& c, int layer) {
     return c.n >= kLow && (c.is_active(layer, 0) || c.is_active(layer, 1) || c.is_active(layer, 2));
 }
 
+template <typename T>
+void low_block_inputs(const Circuit<T>& c, int layer, int64_t channel, const T* m[kLow], T k[kBlock][kBlock]) {
+    for (int q = 0; q < kLow; ++q) m[q] = matrix_or_identity(c, layer, channel, q);
+    low_block_matrix(m, k);
+}
+
 // Forward order: the low block (qubits 0-2) first, then qubits kLow..n-1; the backward pass undoes it in reverse.
 template <typename T>
 void apply_layer(const Circuit<T>& c, int layer, int64_t channel, T* psi) {
     int first = 0;
     if (low_block_used(c, layer)) {
-        const T* m[kLow] = {matrix_or_identity(c, layer, channel, 0), matrix_or_identity(c, layer, channel, 1),
-                            matrix_or_identity(c, layer, channel, 2)};
+        const T* m[kLow];
         T k[kBlock][kBlock], kt[kBlock][kBlock];
-        low_block_matrix(m, k);
+        low_block_inputs(c, layer, channel, m, k);
         for (int r = 0; r < kBlock; ++r) {
             for (int col = 0; col < kBlock; ++col) kt[col][r] = k[r][col];
         }
@@ -293,38 +277,28 @@ void apply_layer(const Circuit<T>& c, int layer, int64_t channel, T* psi) {
         first = kLow;
     }
     for (int q = first; q < c.n; ++q) {
-        if (!c.is_active(layer, q)) continue;
-        if (q < kLow) {  // n < 3: plain loop
-            apply_small(psi, c.size, q, c.matrix(layer, channel, q));
-        } else {
-            apply_1q(psi, c.size, q, c.matrix(layer, channel, q));
-        }
+        if (c.is_active(layer, q)) apply_1q(psi, c.size, q, c.matrix(layer, channel, q));
     }
 }
 
 template <typename T>
 void unapply_layer(const Circuit<T>& c, int layer, int64_t channel, T* psi, T* lambda, T* grad_mats) {
-    auto grad_of = [&](int q) {
-        return grad_mats + ((static_cast<int64_t>(layer) * c.batch + channel) * c.n + q) * 4;
-    };
     const bool low = low_block_used(c, layer);
     const int first = low ? kLow : 0;
     for (int q = c.n - 1; q >= first; --q) {
-        if (!c.is_active(layer, q)) continue;
-        if (q < kLow) {
-            unapply_small(psi, lambda, c.size, q, c.matrix(layer, channel, q), grad_of(q));
-        } else {
-            unapply_1q(psi, lambda, c.size, q, c.matrix(layer, channel, q), grad_of(q));
+        if (c.is_active(layer, q)) {
+            unapply_1q(psi, lambda, c.size, q, c.matrix(layer, channel, q), grad_mats + c.slot(layer, channel, q));
         }
     }
     if (low) {
-        const T* m[kLow] = {matrix_or_identity(c, layer, channel, 0), matrix_or_identity(c, layer, channel, 1),
-                            matrix_or_identity(c, layer, channel, 2)};
+        const T* m[kLow];
         T k[kBlock][kBlock], g[kBlock][kBlock] = {{0}};
-        low_block_matrix(m, k);
+        low_block_inputs(c, layer, channel, m, k);
         unapply_low(psi, lambda, c.size, k, g);
         T* grad[kLow];
-        for (int q = 0; q < kLow; ++q) grad[q] = c.is_active(layer, q) ? grad_of(q) : nullptr;
+        for (int q = 0; q < kLow; ++q) {
+            grad[q] = c.is_active(layer, q) ? grad_mats + c.slot(layer, channel, q) : nullptr;
+        }
         low_block_gradient(m, g, grad);
     }
 }
@@ -358,7 +332,7 @@ void product_state_gradient(const Circuit<T>& c, int layer, int64_t channel, con
                 g0 += head[y] * contracted[y];
                 g1 += head[y] * contracted[y + half];
             }
-            T* grad = grad_mats + ((static_cast<int64_t>(layer) * c.batch + channel) * c.n + q) * 4;
+            T* grad = grad_mats + c.slot(layer, channel, q);
             grad[0] += g0;  // m[0][0]
             grad[2] += g1;  // m[1][0]
         }
