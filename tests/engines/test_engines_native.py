@@ -7,9 +7,10 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import Statevector
 
 from hqctf_qiskit.circuits import ENTANGLEMENTS, AnsatzSpec, build_ansatz
+from hqctf_qiskit import native_build
 from hqctf_qiskit.engines import StatevectorEngine, native
 
-has_compiler = native._compiler() is not None
+has_compiler = native_build.compiler() is not None
 requires_kernel = pytest.mark.skipif(not has_compiler, reason="no C++ compiler on this machine")
 
 

@@ -1,6 +1,8 @@
 import pytest
 
-from hqctf_qiskit.training.checkpoint import atomic_write_text, load_checkpoint
+import torch
+
+from hqctf_qiskit.training.checkpoint import atomic_write_text, link_checkpoint, load_checkpoint, save_checkpoint
 from hqctf_qiskit.training.config import ConfigError, TrainConfig
 
 
@@ -68,3 +70,22 @@ def test_example_config_is_valid():
     values = TrainConfig.from_yaml(REPO_ROOT / "examples" / "train_small.yaml")
     config = TrainConfig.from_dict({**TrainConfig().to_dict(), **values})
     assert config.mapping == "chunked" and config.image_size == 96
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_linked_checkpoint_keeps_its_contents_when_the_source_is_saved_again(tmp_path, monkeypatch, hard_links):
+    if not hard_links:  # a file system without hard links: the copy fallback
+        def no_link(*args, **kwargs):
+            raise OSError("hard links not supported")
+
+        monkeypatch.setattr("os.link", no_link)
+    latest, best = tmp_path / "checkpoint_latest.pt", tmp_path / "checkpoint_best.pt"
+    save_checkpoint(latest, {"step": 1, "w": torch.ones(3)})
+    link_checkpoint(latest, best)
+    save_checkpoint(latest, {"step": 2, "w": torch.zeros(3)})
+    assert load_checkpoint(best)["step"] == 1 and torch.equal(load_checkpoint(best)["w"], torch.ones(3))
+    assert load_checkpoint(latest)["step"] == 2
+    link_checkpoint(latest, best)  # replaces an existing target
+    assert load_checkpoint(best)["step"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [best.name, latest.name]  # no temp files left
+

@@ -135,3 +135,24 @@ def test_classical_training_has_no_qpg_report(tmp_path, tiny_phantom):
     hqctf("train", "--data", str(tiny_phantom), "--out", str(out), "--qpg-layers", "none", *args)
     assert not (out / "qpg_report.json").exists()
     assert json.loads((out / "summary.json").read_text())["qpg"] is None
+
+
+def test_plots_are_throttled_but_always_cover_the_last_epoch(tmp_path, tiny_phantom, monkeypatch):
+    from hqctf_qiskit.training import loop
+    from hqctf_qiskit.training.config import TrainConfig
+
+    drawn: list[int] = []
+    monkeypatch.setattr(loop, "PLOT_INTERVAL_S", 1e9)  # only the first epoch and the end may draw
+    monkeypatch.setattr(loop, "plot_progress", lambda history, *args: drawn.append(len(history)))
+    config = TrainConfig.from_dict({**TrainConfig().to_dict(), "data": str(tiny_phantom), "out": str(tmp_path / "r"),
+                                    "image_size": 64, "batch_size": 4, "samples_per_epoch": 8, "epochs": 3,
+                                    "reps": 1, "device": "cpu", "seed": 3}, source="test")
+    summary = loop.train(config)
+    assert drawn == [1, 3]
+    assert (tmp_path / "r" / "rank.png").is_file()
+    # best (epoch 1 at least) and final are whole checkpoints, final equal to latest
+    final = torch.load(tmp_path / "r" / "checkpoint_final.pt", weights_only=True)
+    latest = torch.load(tmp_path / "r" / "checkpoint_latest.pt", weights_only=True)
+    assert final["step"] == latest["step"] == summary["steps"]
+    assert torch.load(tmp_path / "r" / "checkpoint_best.pt", weights_only=True)["epoch"] >= 1
+

@@ -1,21 +1,15 @@
 """The fused CPU kernel of the statevector engine (``native_kernel.cpp``): build, load, and autograd wrapper.
 
-The kernel is compiled on first use with the system C++ compiler into the hqctf cache (``$HQCTF_CACHE_DIR`` or
-``~/.cache/hqctf``), keyed by the source, the flags, the compiler and the CPU, and loaded with ctypes (no torch or
-Python headers, so a build takes about a second). Where no compiler is found or the build fails, the engine logs it
-once and keeps its pure-torch path, which computes the same numbers. ``HQCTF_NATIVE=0`` turns the kernel off.
+The kernel is compiled on first use and cached (``hqctf_qiskit.native_build``). Where no compiler is found or the build
+fails, the engine logs it once and keeps its pure-torch path, which computes the same numbers. ``HQCTF_NATIVE=0``
+turns the kernel off.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
-import platform
-import shutil
-import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,58 +17,12 @@ from pathlib import Path
 
 import torch
 
-from ..cache import cache_dir
+from ..native_build import KernelSource, load
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).with_name("native_kernel.cpp")
-FLAGS = ["-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-fopenmp-simd"]
-OPENMP_FLAG = "-fopenmp"  # tried first; a compiler without OpenMP builds the serial kernel instead
-ABI_VERSION = 5
+KERNEL = KernelSource(Path(__file__).with_name("native_kernel.cpp"), "statevector", "hq_abi_version", 5)
 MIN_CHANNELS_PER_THREAD = 4  # below this, thread hand-off costs more than it saves
-
-
-def native_enabled() -> bool:
-    return os.environ.get("HQCTF_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _compiler() -> str | None:
-    return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-
-
-def _cpu_identity() -> str:
-    """-march=native code must not run on another CPU that shares the cache directory (e.g. a network home)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        keep = [line for line in lines if line.startswith(("model name", "flags"))][:2]
-        return "\n".join(keep)
-    except OSError:
-        return platform.processor() or platform.machine()
-
-
-def _library_path(compiler: str) -> Path:
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
-    key = "\n".join([SOURCE.read_text(), " ".join(FLAGS), OPENMP_FLAG, version, _cpu_identity(), platform.machine()])
-    return cache_dir() / "kernels" / f"statevector-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
-
-
-def _build(compiler: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
-    os.close(fd)
-    try:
-        error = ""
-        for extra in ([OPENMP_FLAG], []):
-            result = subprocess.run([compiler, *FLAGS, *extra, str(SOURCE), "-o", tmp], capture_output=True,
-                                    text=True, timeout=300)
-            if result.returncode == 0:
-                os.replace(tmp, target)  # atomic: concurrent builders (DDP ranks, test workers) see whole files
-                return
-            error = error or (result.stderr.strip().splitlines() or ["compiler failed"])[-1]
-        raise RuntimeError(error)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -85,32 +33,13 @@ def _declare(lib: ctypes.CDLL) -> None:
         forward.argtypes, forward.restype = [*common, p, p], i32
         backward = getattr(lib, f"hq_backward_{suffix}")
         backward.argtypes, backward.restype = [*common, p, p, p], i32
-    lib.hq_abi_version.restype = i32
     lib.hq_has_openmp.restype = i32
 
 
 @lru_cache(maxsize=1)
 def load_kernel() -> ctypes.CDLL | None:
     """The compiled kernel, or None (disabled, no compiler, or build failure: logged once)."""
-    if not native_enabled():
-        return None
-    compiler = _compiler()
-    if compiler is None:
-        log.info("no C++ compiler found: the statevector engine uses its torch path on CPU")
-        return None
-    try:
-        path = _library_path(compiler)
-        if not path.is_file():
-            log.info("building the statevector CPU kernel with %s -> %s", compiler, path)
-            _build(compiler, path)
-        lib = ctypes.CDLL(str(path))
-        _declare(lib)
-        if lib.hq_abi_version() != ABI_VERSION:
-            raise RuntimeError(f"{path} has ABI {lib.hq_abi_version()}, expected {ABI_VERSION}")
-        return lib
-    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-        log.warning("statevector CPU kernel unavailable (%s): using the torch path", error)
-        return None
+    return load(KERNEL, _declare)
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import mlp_native
+
 
 def qubits_for(count: int) -> int:
     """Fewest qubits whose 2**n basis states cover ``count`` values (at least one qubit)."""
@@ -105,7 +107,8 @@ class _MLPMapping(WeightMapping):
         # and blocks of a chunk are not just linear in x (which would cap the weight matrix's rank).
         self.register_buffer("x_gain", torch.tensor(1.0))
         self.out = nn.Linear(hidden, outputs)
-        self.act = nn.GELU()
+        self.act = nn.GELU()  # exact (erf) GELU, as the CPU kernel computes it
+        self.use_native = True  # False: always the torch form (the kernel's reference in tests)
 
     def squash(self, probs: torch.Tensor) -> torch.Tensor:
         """``x = (β·tanh(γ·2**(n−1)·p))**α − mean(x)`` per channel over its used basis states."""
@@ -124,10 +127,14 @@ class _MLPMapping(WeightMapping):
         64. Removing the channel mean leaves the channel-specific part, which is what the circuits control.
         """
         x = self.squash(probs) * self.x_gain  # [C, S]
-        hidden = self.bits_in(self.bits.to(x.dtype))[None] + x[..., None] * self.x_in.weight[:, 0]
-        out = self.out(self.act(hidden))
+        bits_part = self.bits_in(self.bits.to(x.dtype))  # [S, hidden], shared by all channels
+        if self.out.out_features == 1 and self.use_native and mlp_native.kernel_applies(x):
+            # the same MLP without its [C, S, hidden] intermediate (the qt mapping's cost on large layers)
+            out = mlp_native.gelu_mlp(x, bits_part.t(), self.x_in.weight[:, 0], self.out.weight[0])
+            out = (out + self.out.bias)[..., None]
+        else:
+            out = self.out(self.act(bits_part[None] + x[..., None] * self.x_in.weight[:, 0]))
         return out - out.mean(dim=0, keepdim=True) if out.shape[0] > 1 else out
-
 
     @torch.no_grad()
     def calibrate(self, probs: torch.Tensor, target_std: float) -> None:

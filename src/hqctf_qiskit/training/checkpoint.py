@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,27 @@ def _json_default(value: Any) -> Any:
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     _atomic(path, lambda handle: torch.save(state, handle))
+
+
+def link_checkpoint(source: Path, target: Path) -> None:
+    """Make ``target`` the same checkpoint as ``source`` without writing it again (a hard link, else a copy).
+
+    Saving a checkpoint costs ~0.2 s for a resnet18 Unet with its optimizer state; best/final usually equal latest.
+    Later saves replace ``source`` by rename, so the link keeps the old contents.
+    """
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        try:
+            os.link(source, tmp)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def checkpoint_path(run_dir: Path, which: str) -> Path:
