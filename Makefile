@@ -31,6 +31,7 @@ demo: install
 bench: install
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/sampler.py
+	$(BIN)/python benchmarks/mapping.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -44,6 +44,31 @@ def test_chunked_needs_fewer_qubits():
     assert mapping_class("qt").num_qubits_for(9) == 4
 
 
+def test_chunked_keeps_at_least_four_states_on_small_layers():
+    assert ChunkedMapping.layer_chunk(6912, 32) == 32 and ChunkedMapping.layer_chunk(128, 32) == 32
+    assert ChunkedMapping.layer_chunk(64, 32) == 16  # 4 states, not 2
+    assert ChunkedMapping.layer_chunk(9, 32) == 3  # a 3x3 depthwise conv: 3 states (2 qubits), not 1
+    assert ChunkedMapping.num_qubits_for(9, chunk=32) == 2
+    assert ChunkedMapping(4, 9, 2, chunk=32).chunk == 3
+
+
+@pytest.mark.parametrize("name", sorted(MAPPINGS))
+@pytest.mark.parametrize("fan_in", [1, 9, 64])
+def test_small_layers_get_filters_that_follow_the_circuits(name, fan_in):
+    # A depthwise 3x3 conv (fan_in 9) once got the same all-zero filter in every channel from the chunked mapping:
+    # its single probability per channel was centred away. Every channel must differ, and follow its probabilities.
+    cls = mapping_class(name)
+    n = cls.num_qubits_for(fan_in)
+    mapping = cls(16, fan_in, n)
+    probs = random_probs(16, n).requires_grad_()
+    mapping.calibrate(probs.detach(), 0.1)
+    weights = mapping(probs)
+    assert weights.std(correction=0).item() == pytest.approx(0.1, rel=1e-3)
+    assert (weights - weights[:1]).abs().amax(dim=1)[1:].min() > 1e-4  # no two channels equal to channel 0
+    (grad,) = torch.autograd.grad(weights.square().sum(), probs)
+    assert grad.abs().sum(dim=1).min() > 0  # every channel's weights depend on its circuit
+
+
 def test_basis_bits_follow_qiskit_bit_order():
     bits = basis_bits(4, 2)  # index 1 = qubit 0 set
     assert bits.tolist() == [[-1, -1], [1, -1], [-1, 1], [1, 1]]

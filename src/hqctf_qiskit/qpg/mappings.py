@@ -57,7 +57,8 @@ class WeightMapping(nn.Module):
     def calibrate(self, probs: torch.Tensor, target_std: float) -> None:
         """Choose gain and bias so the weights generated from ``probs`` have mean 0 and std ``target_std``."""
         raw = self.raw(probs).double()
-        dims = 1 if self.per_channel_gain else None
+        # per channel where a channel has several weights; a fan_in of 1 has no per-channel spread to normalize
+        dims = 1 if self.per_channel_gain and raw.shape[1] > 1 else None
         mean = raw.mean(dim=dims, keepdim=True) if dims else raw.mean().reshape(1, 1)
         std = raw.std(dim=dims, keepdim=True, correction=0) if dims else raw.std(correction=0).reshape(1, 1)
         gain = 1.0 / std.clamp_min(1e-8)
@@ -111,12 +112,13 @@ class _MLPMapping(WeightMapping):
         self.use_native = True  # False: always the torch form (the kernel's reference in tests)
 
     def squash(self, probs: torch.Tensor) -> torch.Tensor:
-        """``x = (β·tanh(γ·2**(n−1)·p))**α − mean(x)`` per channel over its used basis states."""
+        """``x = (β·tanh(γ·2**(n−1)·p))**α − mean(x)`` per channel over its used basis states (≥ 2 of them)."""
         p = probs[:, : self.num_states]
         x = self.beta.abs() * torch.tanh(self.gamma.abs() * (2 ** (self.num_qubits - 1)) * p)
         if self.alpha != 1.0:
             x = x.clamp_min(1e-12).pow(self.alpha)
-        return x - x.mean(dim=1, keepdim=True)
+        # centring over a channel's states; a single state (fan_in 1) would be centred to 0, so it is kept as is
+        return x - x.mean(dim=1, keepdim=True) if x.shape[1] > 1 else x
 
     def mlp(self, probs: torch.Tensor) -> torch.Tensor:
         """MLP outputs ``[C, S, outputs]``, centred over channels.
@@ -163,16 +165,30 @@ class ChunkedMapping(_MLPMapping):
     estimate with shots (the choice for hardware trials); weights within a chunk share one probability.
     """
 
+    MIN_STATES = 4
+
     def __init__(
         self, channels: int, fan_in: int, num_qubits: int, *, chunk: int = 32, hidden: int = 32, alpha: float = 1.0
     ) -> None:
+        chunk = self.layer_chunk(fan_in, chunk)
         states = math.ceil(fan_in / chunk)
         super().__init__(channels, fan_in, num_qubits, hidden=hidden, outputs=chunk, num_states=states, alpha=alpha)
         self.chunk = chunk
 
     @classmethod
+    def layer_chunk(cls, fan_in: int, chunk: int) -> int:
+        """``chunk``, made smaller where a layer would get fewer than MIN_STATES basis states (fan_in permitting).
+
+        With a single state (e.g. a 3x3 depthwise conv, fan_in 9, at chunk 32) every channel's only probability is
+        centred away and all channels get the same filter, whatever the circuits do: measured in the experiment
+        preset, deeplabv3plus's separable convs trained to kidney Dice 0. Four states keep each channel's filter a
+        function of its circuit, and leave layers with fan_in >= 4·chunk (the large ones) unchanged.
+        """
+        return max(1, min(chunk, math.ceil(fan_in / cls.MIN_STATES)))
+
+    @classmethod
     def num_qubits_for(cls, fan_in: int, *, chunk: int = 32, **options: Any) -> int:
-        return qubits_for(math.ceil(fan_in / chunk))
+        return qubits_for(math.ceil(fan_in / cls.layer_chunk(fan_in, chunk)))
 
     def raw(self, probs: torch.Tensor) -> torch.Tensor:
         return self.mlp(probs).reshape(probs.shape[0], -1)[:, : self.fan_in]
