@@ -112,7 +112,7 @@ class _MLPMapping(WeightMapping):
         self.use_native = True  # False: always the torch form (the kernel's reference in tests)
 
     def squash(self, probs: torch.Tensor) -> torch.Tensor:
-        """``x = (β·tanh(γ·2**(n−1)·p))**α − mean(x)`` per channel over its used basis states (≥ 2 of them)."""
+        """``x = (β·tanh(γ·2**(n−1)·p))**α − mean(x)`` per channel over its used basis states."""
         p = probs[:, : self.num_states]
         x = self.beta.abs() * torch.tanh(self.gamma.abs() * (2 ** (self.num_qubits - 1)) * p)
         if self.alpha != 1.0:
