@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -67,10 +68,15 @@ def _cpu_identity() -> str:
         return platform.processor() or platform.machine()
 
 
+@lru_cache(maxsize=None)
+def _compiler_version(compiler_path: str) -> str:
+    """Asked once per process and compiler, however many kernels are loaded."""
+    return subprocess.run([compiler_path, "--version"], capture_output=True, text=True, timeout=30).stdout
+
+
 def library_path(kernel: KernelSource, compiler_path: str) -> Path:
-    version = subprocess.run([compiler_path, "--version"], capture_output=True, text=True, timeout=30).stdout
-    key = "\n".join([kernel.source.read_text(), " ".join(kernel.compile_flags), OPENMP_FLAG, version,
-                     _cpu_identity(), platform.machine()])
+    key = "\n".join([kernel.source.read_text(), " ".join(kernel.compile_flags), OPENMP_FLAG,
+                     _compiler_version(compiler_path), _cpu_identity(), platform.machine()])
     return cache_dir() / "kernels" / f"{kernel.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
 
 

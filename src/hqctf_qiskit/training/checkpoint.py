@@ -7,24 +7,33 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 CHECKPOINT_NAMES = ("latest", "best", "final")
 
 
-def _atomic(path: Path, write) -> None:
+def _install(path: Path, make: Callable[[Path], None]) -> None:
+    """``make(tmp)`` creates the file under a temporary name beside ``path``; then it is renamed over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
+        make(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _atomic(path: Path, write: Callable[[Any], Any]) -> None:
+    def make(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            write(handle)
+
+    _install(path, make)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -53,19 +62,14 @@ def link_checkpoint(source: Path, target: Path) -> None:
     Saving a checkpoint costs ~0.2 s for a resnet18 Unet with its optimizer state; best/final usually equal latest.
     Later saves replace ``source`` by rename, so the link keeps the old contents.
     """
-    target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        os.unlink(tmp)
+    def make(tmp: Path) -> None:
+        tmp.unlink()  # os.link needs a free name
         try:
             os.link(source, tmp)
         except OSError:  # a file system without hard links
             shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    _install(target, make)
 
 
 def checkpoint_path(run_dir: Path, which: str) -> Path:
