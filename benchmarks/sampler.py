@@ -52,7 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import busy_warning, cpu_count  # noqa: E402  (sibling benchmark: same idle-machine check)
 
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz, swap_count  # noqa: E402
-from hqctf_qiskit.engines import SamplerEngine, StatevectorEngine, make_engine  # noqa: E402
+from hqctf_qiskit.backends import make_engine  # noqa: E402
+from hqctf_qiskit.engines import SamplerEngine, StatevectorEngine  # noqa: E402
 from hqctf_qiskit.engines.gradients import rows_per_channel  # noqa: E402
 
 SEED = 1234

@@ -8,9 +8,9 @@ import pytest
 from qiskit import qasm3
 from qiskit.transpiler import generate_preset_pass_manager
 
-from hqctf_qiskit.training.circuit_cost import model_layer_shapes
+from hqctf_qiskit.hardware.cost import model_layer_shapes
 from hqctf_qiskit.cli.main import main
-from hqctf_qiskit.training.config import TrainConfig
+from hqctf_qiskit.config.schema import TrainConfig
 from hqctf_qiskit.training.modeling import build_training_model
 
 # decoder.blocks.4 of Unet-resnet18: fan_in 288 and 144 → 3 and 2 qubits with chunks of 64
@@ -70,7 +70,7 @@ def test_table_on_fake_brisbane(capsys, pack, beside):
 
 
 def test_json_schema_and_numbers_equal_qiskits_own(brisbane_json):
-    from hqctf_qiskit.circuits.report import sampled_circuit, target_backend
+    from hqctf_qiskit.hardware.report import sampled_circuit, target_backend
     from hqctf_qiskit.circuits import AnsatzSpec
 
     data = json.loads((brisbane_json / "report.json").read_text())
@@ -160,7 +160,7 @@ def test_bad_options_are_one_line_errors(capsys, args, fragments):
 def test_draw_without_the_drawers_dependency_is_a_one_line_error(capsys, monkeypatch, tmp_path):
     from qiskit.exceptions import MissingOptionalLibraryError
 
-    from hqctf_qiskit.circuits.report import CircuitReport
+    from hqctf_qiskit.hardware.report import CircuitReport
 
     def missing(self, directory):
         raise MissingOptionalLibraryError(libname="pylatexenc", name="MatplotlibDrawer",

@@ -13,7 +13,7 @@ from qiskit_ibm_runtime.fake_provider import FakeBrisbane
 
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz, swap_count
 from hqctf_qiskit.engines import SamplerEngine, ShotsRequiredError, StatevectorEngine, UnsupportedCircuitError
-from hqctf_qiskit.engines import make_engine
+from hqctf_qiskit.backends import make_engine
 from hqctf_qiskit.engines.gradients import spsa_directions
 
 

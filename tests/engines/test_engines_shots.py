@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz
-from hqctf_qiskit.engines import ShotsStatevectorEngine, StatevectorEngine, make_engine
+from hqctf_qiskit.backends import make_engine
+from hqctf_qiskit.engines import ShotsStatevectorEngine, StatevectorEngine
 
 from helpers import requires_cuda
 

@@ -5,7 +5,8 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import Statevector
 
 from hqctf_qiskit.circuits import ENTANGLEMENTS, ROTATION_BLOCKS, AnsatzSpec, build_ansatz
-from hqctf_qiskit.engines import StatevectorEngine, UnsupportedCircuitError, make_engine
+from hqctf_qiskit.backends import make_engine
+from hqctf_qiskit.engines import StatevectorEngine, UnsupportedCircuitError
 
 from helpers import requires_cuda
 

@@ -139,7 +139,7 @@ def test_classical_training_has_no_qpg_report(tmp_path, tiny_phantom):
 
 def test_plots_are_throttled_but_always_cover_the_last_epoch(tmp_path, tiny_phantom, monkeypatch):
     from hqctf_qiskit.training import loop
-    from hqctf_qiskit.training.config import TrainConfig
+    from hqctf_qiskit.config.schema import TrainConfig
 
     drawn: list[int] = []
     monkeypatch.setattr(loop, "PLOT_INTERVAL_S", 1e9)  # only the first epoch and the end may draw

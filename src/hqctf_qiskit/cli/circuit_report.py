@@ -13,7 +13,7 @@ from .options import BACKEND_OPTIONS, MODEL_OPTIONS, apply_options, merged_confi
 
 
 def make_report(config_file: str | None, options: dict[str, Any]) -> Any:
-    from ..training.circuit_cost import circuit_report_for
+    from ..hardware.cost import circuit_report_for
 
     return circuit_report_for(merged_config(config_file, options))
 

@@ -108,7 +108,7 @@ def train(config_file: str | None, resume: str | None, yes: bool, **options: Any
 def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: str | None, device: str,
              weights_from: str | None, shots: int | None, pack: bool, seed: int) -> None:
     """Per-case 3D Dice/IoU per class and KiTS regions on a split of a run (RUN may be 'latest')."""
-    from ..training.evaluate import evaluate_run
+    from ..evaluation.evaluate import evaluate_run
 
     if checkpoint not in ("best", "final", "latest"):
         raise ValueError(f"--checkpoint: unknown value {checkpoint!r}; choose best, final or latest")
@@ -142,7 +142,7 @@ def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: s
 @friendly_errors
 def predict(run: str, input_path: str, output_path: str, device: str, checkpoint: str, overwrite: bool) -> None:
     """Segment a NIfTI volume with a run or an export (an export needs no qiskit)."""
-    from ..training.predicting import predict_nifti
+    from ..inference.predict import predict_nifti
 
     result = predict_nifti(_resolve_run(run), Path(input_path), Path(output_path), device=device,
                            overwrite=overwrite)
@@ -157,7 +157,7 @@ def predict(run: str, input_path: str, output_path: str, device: str, checkpoint
 @friendly_errors
 def export_cmd(run: str, out_dir: str, checkpoint: str) -> None:
     """Materialize QPG layers into a plain smp model: OUT_DIR/model.pt + model.json."""
-    from ..training.exporting import export_run
+    from ..inference.export import export_run
 
     meta = export_run(_resolve_run(run), Path(out_dir), checkpoint=checkpoint)
     click.echo(f"exported {meta['arch']}-{meta['encoder']} ({meta['parameters']:,} parameters) to {out_dir}")
@@ -187,7 +187,7 @@ def phantom(out: str, cases: int, seed: int, shape: str) -> None:
 @friendly_errors
 def experiment(config_file: str, small: bool) -> None:
     """Classical vs low-rank vs QPG over architectures and seeds on one split; results.csv/md/png (resumable)."""
-    from ..training.experiment import ExperimentSpec, run_experiment
+    from ..experiments.grid import ExperimentSpec, run_experiment
 
     spec = ExperimentSpec.from_yaml(Path(config_file), small=small)
     result = run_experiment(spec)

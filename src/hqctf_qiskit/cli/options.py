@@ -37,7 +37,7 @@ def apply_options(options: list[Callable]) -> Callable:
 
 def merged_config(config_file: str | None, options: dict[str, Any]) -> Any:
     """A validated TrainConfig: YAML values under the command-line options that were given."""
-    from ..training.config import TrainConfig
+    from ..config.schema import TrainConfig
 
     values: dict[str, Any] = TrainConfig.from_yaml(config_file) if config_file else {}
     values.update({k: v for k, v in options.items() if v is not None})

@@ -16,7 +16,7 @@ import torch
 from qiskit.circuit import Parameter, ParameterExpression, QuantumCircuit
 
 from . import gates as G
-from . import native
+from ..native import statevector as native
 from .base import UnsupportedCircuitError
 
 

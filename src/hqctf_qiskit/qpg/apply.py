@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def engine_provider(ansatz: Any, engine: str | Callable[..., Any] = "torch", **engine_options: Any) -> EngineProvider:
     """``num_qubits -> engine`` for an ansatz template, building each circuit and engine once per qubit count."""
     from ..circuits import build_ansatz  # qiskit is needed to build, never to run an exported model
-    from ..engines import make_engine
+    from ..backends import make_engine
 
     cache: dict[int, Any] = {}
 

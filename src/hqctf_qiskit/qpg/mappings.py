@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import mlp_native
+from ..native import mlp as mlp_native
 
 
 def qubits_for(count: int) -> int:

@@ -13,7 +13,7 @@ from ..data import (
     CasePaths, CaseVolume, DataError, discover_cases, load_case, load_splits, make_splits, parse_label_map,
     save_splits, write_phantom_dataset,
 )
-from .config import TrainConfig
+from ..config.schema import TrainConfig
 
 log = logging.getLogger(__name__)
 PHANTOM_VERSION = 2  # bump whenever phantom.py draws differently: caches are keyed by it

@@ -21,11 +21,11 @@ from ..qpg.report import trainable_parameters
 from .checkpoint import (
     atomic_write_json, atomic_write_text, checkpoint_path, link_checkpoint, load_checkpoint, save_checkpoint,
 )
-from .config import ConfigError, TrainConfig, load_run_config, save_config
+from ..config.schema import ConfigError, TrainConfig, load_run_config, save_config
 from .datasetup import discover, load_cases, resolve_splits, write_splits
 from .distributed import DistContext
 from .losses import DiceCELoss
-from .metrics import OverlapAccumulator, nanmean
+from ..evaluation.metrics import OverlapAccumulator, nanmean
 from .modeling import build_training_model, parameter_groups, resolve_device
 from .plots import plot_progress
 from .runs import create_run_dir, default_run_dir
@@ -107,7 +107,7 @@ class Trainer:
 
     def _cost_guard(self) -> None:
         """Before any job is sent to IBM hardware: say what the run costs; above the limits, require --yes."""
-        from .circuit_cost import GUARD_MAX_JOBS, GUARD_MAX_SHOTS, needs_confirmation, run_cost
+        from ..hardware.cost import GUARD_MAX_JOBS, GUARD_MAX_SHOTS, needs_confirmation, run_cost
 
         cost = run_cost(self.config, self.total_steps)
         step, run = cost["per_step"], cost["run"]

@@ -10,7 +10,7 @@ from torch import nn
 from ..models import build_model
 from ..qpg import apply_qpg, parse_layer_patterns
 from ..qpg.generator import ChannelCircuitGenerator
-from .config import ConfigError, TrainConfig
+from ..config.schema import ConfigError, TrainConfig
 
 
 def _classical_model(config: TrainConfig) -> nn.Module:

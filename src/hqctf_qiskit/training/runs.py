@@ -9,7 +9,7 @@ from pathlib import Path
 from torch import nn
 
 from .checkpoint import checkpoint_path, load_checkpoint
-from .config import ConfigError, TrainConfig, load_run_config
+from ..config.schema import ConfigError, TrainConfig, load_run_config
 from .modeling import build_training_model
 
 RUNS_ROOT = Path("runs")

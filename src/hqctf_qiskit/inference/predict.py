@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 
 from ..data.nifti import from_canonical, load_nifti, to_canonical
-from .inference import load_for_inference, predict_volume
+from .model import load_for_inference, predict_volume
 
 
 def save_label_like(labels: np.ndarray, reference: nib.Nifti1Image, path: Path) -> None:

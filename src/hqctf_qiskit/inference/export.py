@@ -8,9 +8,9 @@ from typing import Any
 import torch
 
 from ..qpg.export import export_classical
-from .checkpoint import atomic_write_json
-from .inference import EXPORT_META, EXPORT_WEIGHTS, export_metadata
-from .runs import load_run_model
+from ..training.checkpoint import atomic_write_json
+from .model import EXPORT_META, EXPORT_WEIGHTS, export_metadata
+from ..training.runs import load_run_model
 
 
 def export_run(run_dir: Path, out_dir: Path, checkpoint: str = "best") -> dict[str, Any]:

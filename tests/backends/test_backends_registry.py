@@ -10,10 +10,9 @@ from qiskit_ibm_runtime.accounts import management
 from qiskit_ibm_runtime.fake_provider import FakeBrisbane
 
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz
-from hqctf_qiskit.engines import (
-    BackendUnavailableError, SamplerEngine, ShotsRequiredError, UnknownBackendError, make_engine, target_backend,
-)
-from hqctf_qiskit.engines.backends import fake_devices, not_offered_message, scrub_secrets
+from hqctf_qiskit.backends import BackendUnavailableError, UnknownBackendError, make_engine, target_backend
+from hqctf_qiskit.engines import SamplerEngine, ShotsRequiredError
+from hqctf_qiskit.backends.registry import fake_devices, not_offered_message, scrub_secrets
 
 TOKEN = "hqctf-test-token-0123456789abcdefXYZ"
 GPU_AER = "GPU" in AerSimulator().available_devices()

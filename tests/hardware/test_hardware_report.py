@@ -9,7 +9,7 @@ from qiskit import transpile
 from qiskit.transpiler import generate_preset_pass_manager
 
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz
-from hqctf_qiskit.circuits.report import (
+from hqctf_qiskit.hardware.report import (
     LayerShape,
     LogicalStats,
     ReportSettings,

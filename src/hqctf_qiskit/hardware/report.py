@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from qiskit.circuit import Gate, QuantumCircuit
 
-from .ansatz import AnsatzSpec, build_ansatz
+from ..circuits.ansatz import AnsatzSpec, build_ansatz
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class TranspiledStats:
 
     @classmethod
     def of(cls, isa: QuantumCircuit, swaps: int, layout: list[int] | None) -> "TranspiledStats":
-        from .transpile import two_qubit_gate_count  # one definition of "two-qubit gate" for the whole package
+        from ..circuits.transpile import two_qubit_gate_count  # one definition of "two-qubit gate" for the whole package
 
         return cls(depth=isa.depth(), two_qubit=two_qubit_gate_count(isa),
                    two_qubit_depth=isa.depth(_is_two_qubit_gate), two_qubit_gates=two_qubit_counts(isa),
@@ -186,7 +186,7 @@ def sampled_circuit(spec: AnsatzSpec) -> QuantumCircuit:
 
 def line_layout(backend: Any, num_qubits: int) -> list[int] | None:
     """A line of physical qubits, so a linear CX chain needs no SWAP; ``None`` lets the transpiler choose."""
-    from .transpile import find_line_layouts
+    from ..circuits.transpile import find_line_layouts
 
     lines = find_line_layouts(backend, num_qubits, count=1)
     if not lines:
@@ -232,8 +232,8 @@ def build_circuit_entry(spec: AnsatzSpec, backend: Any | None, settings: ReportS
     sampled = sampled_circuit(spec)
     transpiled, circuit, slots = None, sampled, 1
     if backend is not None:
-        from .packing import max_slots
-        from .transpile import swap_count, transpile_isa
+        from ..circuits.packing import max_slots
+        from ..circuits.transpile import swap_count, transpile_isa
 
         layout = line_layout(backend, n)
         circuit = transpile_isa(sampled, backend, optimization_level=settings.optimization_level,

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 
 from ..data import CaseVolume, DataError
-from .checkpoint import atomic_write_json, atomic_write_text
-from .datasetup import discover, load_cases, resolve_splits
-from .inference import export_metadata, predict_volume
+from ..training.checkpoint import atomic_write_json, atomic_write_text
+from ..training.datasetup import discover, load_cases, resolve_splits
+from ..inference.model import export_metadata, predict_volume
 from .metrics import case_metrics, kits_regions, nanmean
-from .modeling import resolve_device
+from ..training.modeling import resolve_device
 from .overlays import save_overlay
-from .runs import load_run_model
+from ..training.runs import load_run_model
 
 log = logging.getLogger(__name__)
 SPLITS = ("val", "test", "train", "all")
@@ -99,7 +99,7 @@ def evaluate_run(
         atomic_write_json(out_dir / "summary.json", summary)
         return summary
 
-    from .hardware_trial import sampled_weights
+    from ..hardware.trial import sampled_weights
 
     weights, layer_stats = sampled_weights(qpg_model, weights_from, shots, seed=seed, pack=pack)
     tag = f"{weights_from}" + (f"_{shots}shots" if shots else "_exact")

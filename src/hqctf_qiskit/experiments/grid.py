@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from .checkpoint import atomic_write_json, atomic_write_text, checkpoint_path
-from .config import ConfigError, TrainConfig, read_yaml_mapping
-from .datasetup import discover, resolve_splits, write_splits
+from ..training.checkpoint import atomic_write_json, atomic_write_text, checkpoint_path
+from ..config.schema import ConfigError, TrainConfig, read_yaml_mapping
+from ..training.datasetup import discover, resolve_splits, write_splits
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ def _prepare_run(run_dir: Path) -> str:
 
 
 def run_experiment(spec: ExperimentSpec) -> dict[str, Any]:
-    from .evaluate import evaluate_run
-    from .loop import train
+    from ..evaluation.evaluate import evaluate_run
+    from ..training.loop import train
 
     root = Path(spec.out)
     root.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 from typing import Any
 
-from .config import TrainConfig
+from ..config.schema import TrainConfig
 
 # ibm_* runs above either limit need --yes: a typo in --epochs must not spend a month of hardware time.
 GUARD_MAX_SHOTS = 1_000_000
@@ -18,7 +18,7 @@ GUARD_MAX_JOBS = 50
 
 def model_layer_shapes(config: TrainConfig) -> list[Any]:
     """The QPG layers ``config`` selects, with the qubit counts training uses (no engines are built)."""
-    from ..circuits.report import LayerShape
+    from .report import LayerShape
     from ..models import build_model
     from ..qpg import mapping_class, parse_layer_patterns, select_layers
 
@@ -43,13 +43,13 @@ def resolve_target(name: str) -> Any | None:
     if importlib.util.find_spec(registry) is not None:  # a broken registry must fail loudly, not fall back
         resolver = getattr(importlib.import_module(registry), "target_backend", None)
     if resolver is None:
-        from ..circuits.report import target_backend as resolver
+        from .report import target_backend as resolver
     return resolver(name)
 
 
 def circuit_report_for(config: TrainConfig) -> Any:
     """The circuit report of ``config``'s model on ``config.backend`` (transpiled with the run's seed, as trained)."""
-    from ..circuits.report import ReportSettings, build_circuit_report
+    from .report import ReportSettings, build_circuit_report
 
     settings = ReportSettings(backend=config.backend, shots=config.shots, gradient=config.gradient,
                               pack=config.pack, optimization_level=config.optimization_level,

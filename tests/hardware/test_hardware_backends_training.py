@@ -7,8 +7,8 @@ import json
 import pytest
 
 from hqctf_qiskit.cli.main import main
-from hqctf_qiskit.training import circuit_cost
-from hqctf_qiskit.training.config import TrainConfig
+from hqctf_qiskit.hardware import cost as circuit_cost
+from hqctf_qiskit.config.schema import TrainConfig
 
 pytestmark = pytest.mark.slow
 

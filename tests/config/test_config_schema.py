@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from hqctf_qiskit.training.checkpoint import atomic_write_text, link_checkpoint, load_checkpoint, save_checkpoint
-from hqctf_qiskit.training.config import ConfigError, TrainConfig
+from hqctf_qiskit.config.schema import ConfigError, TrainConfig
 
 
 def test_defaults_validate_and_round_trip():

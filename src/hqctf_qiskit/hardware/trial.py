@@ -25,7 +25,7 @@ def sampled_weights(
     optimization_level: int = 1,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Per QPG layer: weights from probabilities measured on ``backend``, and what it cost and how far it is off."""
-    from ..engines import make_engine
+    from ..backends import make_engine
 
     engines: dict[int, Any] = {}
     weights: dict[str, torch.Tensor] = {}

@@ -2,7 +2,7 @@
 
 ``gelu_mlp(x, bt, u, v)[c, s] = Σ_k v_k · gelu(bt[k, s] + x[c, s] · u_k)`` is the one-output MLP that the ``qt``
 mapping runs on every weight; the kernel never materializes its ``[C, S, H]`` hidden layer. Built and cached like the
-statevector kernel (``hqctf_qiskit.native_build``); where it is unavailable (no compiler, ``HQCTF_NATIVE=0``, a CUDA
+statevector kernel (``hqctf_qiskit.native.build``); where it is unavailable (no compiler, ``HQCTF_NATIVE=0``, a CUDA
 tensor) the mapping keeps its torch form, which computes the same numbers. Built with OpenMP it runs on torch's
 threads; a compiler without OpenMP gives a serial kernel.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..native_build import KernelSource, load
+from .build import KernelSource, load
 
 KERNEL = KernelSource(Path(__file__).with_name("mlp_kernel.cpp"), "qt-mlp", "mlp_abi_version", 1,
                       extra_flags=("-ffast-math",))

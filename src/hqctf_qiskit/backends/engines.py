@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 from qiskit.circuit import QuantumCircuit
 
-from .backends import SAMPLER_PATTERNS, UnknownBackendError, backend_choices, make_backend_engine
-from .base import ProbabilityEngine
+from .registry import SAMPLER_PATTERNS, UnknownBackendError, backend_choices, make_backend_engine
+from ..engines.base import ProbabilityEngine
 
 EngineFactory = Callable[..., ProbabilityEngine]
 

@@ -1,6 +1,6 @@
 """The fused CPU kernel of the statevector engine (``native_kernel.cpp``): build, load, and autograd wrapper.
 
-The kernel is compiled on first use and cached (``hqctf_qiskit.native_build``). Where no compiler is found or the build
+The kernel is compiled on first use and cached (``hqctf_qiskit.native.build``). Where no compiler is found or the build
 fails, the engine logs it once and keeps its pure-torch path, which computes the same numbers. ``HQCTF_NATIVE=0``
 turns the kernel off.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from ..native_build import KernelSource, load
+from .build import KernelSource, load
 
 log = logging.getLogger(__name__)
 
-KERNEL = KernelSource(Path(__file__).with_name("native_kernel.cpp"), "statevector", "hq_abi_version", 5)
+KERNEL = KernelSource(Path(__file__).with_name("statevector_kernel.cpp"), "statevector", "hq_abi_version", 5)
 MIN_CHANNELS_PER_THREAD = 4  # below this, thread hand-off costs more than it saves
 
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hqctf_qiskit import native_build
-from hqctf_qiskit.qpg import mlp_native
+from hqctf_qiskit.native import build as native_build
+from hqctf_qiskit.native import mlp as mlp_native
 from hqctf_qiskit.qpg.mappings import ChunkedMapping, QuantumTrainMapping
 
 requires_kernel = pytest.mark.skipif(native_build.compiler() is None, reason="no C++ compiler on this machine")

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from hqctf_qiskit.training.losses import DiceCELoss
-from hqctf_qiskit.training.metrics import OverlapAccumulator, case_metrics, kits_regions, nanmean, overlap
+from hqctf_qiskit.evaluation.metrics import OverlapAccumulator, case_metrics, kits_regions, nanmean, overlap
 
 
 def test_overlap_values_and_nan_policy():

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from .cache import cache_dir
+from ..cache import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -70,7 +70,7 @@ def load_for_inference(path: Path, device: torch.device | str = "cpu",
         raise FileNotFoundError(f"{path}: no such run or export folder")
     if is_export(path):
         return load_export(path, device)
-    from .runs import load_run_model  # a run folder may hold QPG layers: rebuilding them needs qiskit
+    from ..training.runs import load_run_model  # a run folder may hold QPG layers: rebuilding them needs qiskit
 
     model, config = load_run_model(path, checkpoint=checkpoint)
     from ..qpg.export import export_classical

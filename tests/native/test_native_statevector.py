@@ -7,8 +7,9 @@ from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.quantum_info import Statevector
 
 from hqctf_qiskit.circuits import ENTANGLEMENTS, AnsatzSpec, build_ansatz
-from hqctf_qiskit import native_build
-from hqctf_qiskit.engines import StatevectorEngine, native
+from hqctf_qiskit.native import build as native_build
+from hqctf_qiskit.engines import StatevectorEngine
+from hqctf_qiskit.native import statevector as native
 
 has_compiler = native_build.compiler() is not None
 requires_kernel = pytest.mark.skipif(not has_compiler, reason="no C++ compiler on this machine")

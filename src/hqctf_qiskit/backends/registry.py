@@ -30,11 +30,11 @@ from typing import Any
 
 from qiskit.circuit import QuantumCircuit
 
-from .base import ProbabilityEngine
-from .gradients import GRADIENTS
-from .sampler import SamplerEngine, ShotsRequiredError
-from .shots import ShotsStatevectorEngine
-from .statevector import StatevectorEngine
+from ..engines.base import ProbabilityEngine
+from ..engines.gradients import GRADIENTS
+from ..engines.sampler import SamplerEngine, ShotsRequiredError
+from ..engines.shots import ShotsStatevectorEngine
+from ..engines.statevector import StatevectorEngine
 
 log = logging.getLogger(__name__)
 

@@ -188,7 +188,7 @@ def library_versions() -> dict[str, str]:
 def save_config(config: TrainConfig, path: Path) -> None:
     data = config.to_dict()
     data["versions"] = library_versions()
-    from .checkpoint import atomic_write_text
+    from ..training.checkpoint import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from hqctf_qiskit.cli.main import main
-from hqctf_qiskit.training.config import ConfigError, TrainConfig
-from hqctf_qiskit.training.experiment import ExperimentSpec, run_experiment
+from hqctf_qiskit.config.schema import ConfigError, TrainConfig
+from hqctf_qiskit.experiments.grid import ExperimentSpec, run_experiment
 
 pytestmark = pytest.mark.slow
 
