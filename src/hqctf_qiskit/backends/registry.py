@@ -53,8 +53,7 @@ GPU_HELP = (
 )
 
 
-class BackendError(ValueError):
-    """A backend cannot be used as asked; the message names the option to change."""
+from ..errors import BackendError  # noqa: E402
 
 
 class UnknownBackendError(BackendError):

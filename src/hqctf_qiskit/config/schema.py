@@ -13,8 +13,7 @@ import yaml
 DEFAULT_CLASSES = ("background", "kidney", "tumor")
 
 
-class ConfigError(ValueError):
-    """A bad option value; the message names the option."""
+from ..errors import ConfigError  # noqa: E402  (re-exported: the option errors of the config)
 
 
 @dataclass
@@ -188,7 +187,7 @@ def library_versions() -> dict[str, str]:
 def save_config(config: TrainConfig, path: Path) -> None:
     data = config.to_dict()
     data["versions"] = library_versions()
-    from ..training.checkpoint import atomic_write_text
+    from ..io import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..io import atomic_write_text
 from .errors import DataError
 
 __all__ = ["SPLIT_NAMES", "load_splits", "make_splits", "save_splits"]
@@ -112,19 +111,7 @@ def save_splits(splits: dict[str, list[str]], path: str | Path) -> Path:
     """Write ``splits.json`` atomically (temp file then rename), so a crash never leaves half a file."""
     path = Path(path)
     clean = _validate(splits, str(path), None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(clean, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(clean, indent=2) + "\n")
 
 
 def load_splits(path: str | Path, known_case_ids: Iterable[str] | None = None) -> dict[str, list[str]]:

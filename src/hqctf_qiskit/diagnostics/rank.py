@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..io import save_figure
 from ..lowrank.apply import generated_weight_modules
 
 log = logging.getLogger(__name__)
@@ -98,18 +97,17 @@ def plot_ranks(history: Sequence[Mapping[str, Any]], path: str | Path) -> Path |
     if not entropy and not threshold:
         log.debug("no rank values in the history: %s not written", path)
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure  # pyplot-free: no global backend is chosen
 
     from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     layers = list(dict.fromkeys([*entropy, *threshold]))
-    colors = plt.get_cmap("tab20").colors  # 20 distinct colours, then the line style changes
+    colors = colormaps["tab20"].colors  # 20 distinct colours, then the line style changes
     styles = {layer: (colors[i % 20], ("-", "--", ":")[i // 20 % 3]) for i, layer in enumerate(layers)}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, series, title in (
         (axes[0], entropy, "entropy rank (Roy & Vetterli)"), (axes[1], threshold, "rank: σ > 1% of σ_max"),
     ):
@@ -121,15 +119,4 @@ def plot_ranks(history: Sequence[Mapping[str, Any]], path: str | Path) -> Path |
     axes[0].set_ylabel("effective rank / min(C_out, fan_in)")
     axes[1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5), ncol=1 + len(layers) // 25)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format="png", dpi=90, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90, bbox_inches="tight")

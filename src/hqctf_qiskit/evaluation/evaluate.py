@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -13,13 +11,13 @@ import numpy as np
 import torch
 
 from ..data import CaseVolume, DataError
-from ..training.checkpoint import atomic_write_json, atomic_write_text
-from ..training.datasetup import discover, load_cases, resolve_splits
 from ..inference.model import export_metadata, predict_volume
-from .metrics import case_metrics, kits_regions, nanmean
+from ..io import atomic_write_json, write_csv
+from ..training.datasetup import discover, load_cases, resolve_splits
 from ..training.modeling import resolve_device
-from .overlays import save_overlay
 from ..training.runs import load_run_model
+from .metrics import case_metrics, kits_regions, nanmean
+from .overlays import save_overlay
 
 log = logging.getLogger(__name__)
 SPLITS = ("val", "test", "train", "all")
@@ -58,11 +56,7 @@ def evaluate_model(
         log.info("%s: %s", case.case_id, "  ".join(f"{k} {metrics[k]:.3f}" for k in names if k.startswith("dice")))
         if index < overlays:
             save_overlay(case, pred, out_dir / f"overlay_{case.case_id}.png", tuple(meta["window"]))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["case_id", *names])
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out_dir / "per_case.csv", buffer.getvalue())
+    write_csv(out_dir / "per_case.csv", rows, ["case_id", *names])
     summary = {
         "cases": len(rows),
         "mean": {k: nanmean([r[k] for r in rows]) for k in names},

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..data import CaseVolume  # noqa: E402
-from ..data.preprocessing import window_and_scale  # noqa: E402
+from ..data import CaseVolume
+from ..data.preprocessing import window_and_scale
+from ..io import save_figure
 
 
 def save_overlay(case: CaseVolume, pred: np.ndarray, path: Path, window: tuple[float, float]) -> None:
@@ -20,7 +17,10 @@ def save_overlay(case: CaseVolume, pred: np.ndarray, path: Path, window: tuple[f
     area = (ref > 0).sum(axis=(0, 1)) if (ref > 0).any() else (pred > 0).sum(axis=(0, 1))
     z = int(np.argmax(area))
     image = window_and_scale(case.image[:, :, z], window)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    from matplotlib.figure import Figure  # pyplot-free: no global backend is chosen
+
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     # canonical RAS [X, Y]: transpose so rows are anterior-posterior and flip for a radiological-like view
     ax.imshow(np.flipud(image.T), cmap="gray", vmin=0, vmax=1)
     for mask, colour in ((ref, "lime"), (pred, "red")):
@@ -32,5 +32,4 @@ def save_overlay(case: CaseVolume, pred: np.ndarray, path: Path, window: tuple[f
     ax.set_title(f"{case.case_id} z={z}  reference: green, prediction: red (dashed: class ≥ 2)", fontsize=8)
     ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)

@@ -7,7 +7,6 @@ evaluated on the shared test split in 3D per case, summarised as mean ± sd over
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 import math
@@ -20,8 +19,9 @@ from typing import Any
 
 import yaml
 
-from ..training.checkpoint import atomic_write_json, atomic_write_text, checkpoint_path
 from ..config.schema import ConfigError, TrainConfig, read_yaml_mapping
+from ..io import atomic_write_json, atomic_write_text, save_figure, write_csv
+from ..training.checkpoint import checkpoint_path
 from ..training.datasetup import discover, resolve_splits, write_splits
 
 log = logging.getLogger(__name__)
@@ -168,11 +168,7 @@ def _metrics(runs: list[Path]) -> list[dict[str, str]]:
 
 
 def write_results(rows: list[dict[str, Any]], root: Path, spec: ExperimentSpec) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(root / "results.csv", buffer.getvalue())
+    write_csv(root / "results.csv", rows)
     atomic_write_text(root / "results.md", results_markdown(rows, spec))
     atomic_write_json(root / "results.json", rows)
     plot_results(rows, root / "results.png")
@@ -203,16 +199,14 @@ def results_markdown(rows: list[dict[str, Any]], spec: ExperimentSpec) -> str:
 
 
 def plot_results(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure  # pyplot-free: no global backend is chosen
 
     archs = list(dict.fromkeys(r["architecture"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     width = 0.8 / len(methods)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    fig = Figure(figsize=(12, 4))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, cls in zip(axes, ("kidney", "tumor")):
         for i, method in enumerate(methods):
             sel = [next(r for r in rows if r["architecture"] == a and r["method"] == method) for a in archs]
@@ -223,7 +217,4 @@ def plot_results(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set(title=f"{cls} Dice (test, mean ± sd over seeds)", ylim=(0, 1))
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=90)

@@ -7,22 +7,21 @@ from typing import Any
 
 import torch
 
-from ..qpg.export import export_classical
-from ..training.checkpoint import atomic_write_json
+from ..io import atomic_write, atomic_write_json
 from .model import EXPORT_META, EXPORT_WEIGHTS, export_metadata
-from ..training.runs import load_run_model
 
 
 def export_run(run_dir: Path, out_dir: Path, checkpoint: str = "best") -> dict[str, Any]:
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: already exists and is not empty; choose another OUT_DIR")
+    from ..qpg.export import export_classical  # a run's model: qiskit is needed here, not to import this module
+    from ..training.runs import load_run_model
+
     model, config = load_run_model(Path(run_dir), checkpoint=checkpoint)
     plain = export_classical(model).eval()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".{EXPORT_WEIGHTS}.tmp"
-    torch.save(plain.state_dict(), tmp)
-    tmp.replace(out_dir / EXPORT_WEIGHTS)
+    atomic_write(out_dir / EXPORT_WEIGHTS, lambda handle: torch.save(plain.state_dict(), handle))
     meta = export_metadata(config)
     meta.update({"source_run": str(run_dir), "checkpoint": checkpoint,
                  "parameters": sum(p.numel() for p in plain.parameters())})

@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 
 from ..data.nifti import from_canonical, load_nifti, to_canonical
+from ..io import atomic_create
 from .model import load_for_inference, predict_volume
 
 
@@ -21,10 +22,7 @@ def save_label_like(labels: np.ndarray, reference: nib.Nifti1Image, path: Path) 
     image = nib.Nifti1Image(labels.astype(np.uint8), reference.affine, header)
     image.set_qform(reference.get_qform(), code=int(reference.header["qform_code"]) or 1)
     image.set_sform(reference.get_sform(), code=int(reference.header["sform_code"]) or 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    nib.save(image, tmp)
-    tmp.replace(path)
+    atomic_create(path, lambda tmp: nib.save(image, tmp))
 
 
 def predict_nifti(model_path: Path, in_path: Path, out_path: Path, device: str = "cpu",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import math
 import time
@@ -15,17 +13,16 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from ..config.schema import ConfigError, TrainConfig, load_run_config, save_config
 from ..data import SliceDataset, make_sampler
 from ..diagnostics.rank import flatten_ranks, layer_ranks, plot_ranks
+from ..evaluation.metrics import OverlapAccumulator, nanmean
+from ..io import atomic_write_json, write_csv
 from ..qpg.report import trainable_parameters
-from .checkpoint import (
-    atomic_write_json, atomic_write_text, checkpoint_path, link_checkpoint, load_checkpoint, save_checkpoint,
-)
-from ..config.schema import ConfigError, TrainConfig, load_run_config, save_config
+from .checkpoint import checkpoint_path, link_checkpoint, load_checkpoint, save_checkpoint
 from .datasetup import discover, load_cases, resolve_splits, write_splits
 from .distributed import DistContext
 from .losses import DiceCELoss
-from ..evaluation.metrics import OverlapAccumulator, nanmean
 from .modeling import build_training_model, parameter_groups, resolve_device
 from .plots import plot_progress
 from .runs import create_run_dir, default_run_dir
@@ -278,11 +275,7 @@ class Trainer:
                 "ratio": report["ratio"]}
 
     def _write_metrics_csv(self) -> None:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(self.state.history[0]))
-        writer.writeheader()
-        writer.writerows(self.state.history)
-        atomic_write_text(self.run_dir / "metrics.csv", buffer.getvalue())
+        write_csv(self.run_dir / "metrics.csv", self.state.history)
 
     def _finish(self, seconds: float) -> dict[str, Any]:
         identical = self.dist.parameters_identical(self.model)

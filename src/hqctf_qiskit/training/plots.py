@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from ..io import save_figure
 
 
 def plot_progress(history: list[dict[str, Any]], class_names: list[str], path: Path) -> None:
+    from matplotlib.figure import Figure  # pyplot-free: no global backend is chosen
+
     epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_dice = fig.subplots(1, 2)
     ax_loss.plot(epochs, [r["train_loss"] for r in history], label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in history], label="val")
     ax_loss.set(xlabel="epoch", ylabel="Dice + CE loss", title="loss")
@@ -23,7 +23,4 @@ def plot_progress(history: list[dict[str, Any]], class_names: list[str], path: P
     ax_dice.set(xlabel="epoch", ylabel="validation Dice", ylim=(0, 1), title="validation Dice")
     ax_dice.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=90)
