@@ -23,7 +23,7 @@ import torch
 from hqctf_qiskit.models import build_model
 from hqctf_qiskit.native import mlp as mlp_native
 from hqctf_qiskit.qpg.mappings import mapping_class
-from hqctf_qiskit.qpg.selection import select_layers
+from hqctf_qiskit.weightgen.selection import select_layers
 
 SEED = 1234
 

@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import platform
 import statistics
@@ -54,7 +53,8 @@ from engine import busy_warning, cpu_count  # noqa: E402  (sibling benchmark: sa
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz, swap_count  # noqa: E402
 from hqctf_qiskit.backends import make_engine  # noqa: E402
 from hqctf_qiskit.engines import SamplerEngine, StatevectorEngine  # noqa: E402
-from hqctf_qiskit.engines.gradients import rows_per_channel  # noqa: E402
+from hqctf_qiskit.engines.cost import rows_per_channel  # noqa: E402
+from hqctf_qiskit.io import atomic_write_json  # noqa: E402
 
 SEED = 1234
 BATCH, QUBITS, REPS, SHOTS = 16, 6, 2, 4096
@@ -230,7 +230,7 @@ def main() -> None:
         result = {"environment": environment(threads), "warning": warning, "timings": [asdict(t) for t in timings],
                   "circuits": [{**asdict(row), "total": row.total, "shots": row.total * SHOTS} for row in circuits],
                   "facts": facts, "goals": verdicts, "total_s": total}
-        args.json.write_text(json.dumps(result, indent=2))
+        atomic_write_json(args.json, result)
         print(f"wrote {args.json}")
 
 

@@ -13,7 +13,7 @@ speed hits all of them equally; the median per configuration is reported with it
 only meaningful on an idle machine (another process on one of two cores slows torch 3-100x): the script waits for
 the cores to go idle before it starts, measures the CPU other processes use during every round (machine busy time
 from /proc/stat minus this process's CPU time), and discards and repeats rounds in which they used more than 0.25
-core. When a goal is missed (or with ``--profile always``) it times each QPG layer's generator on its own (engine
+core. When a goal is missed (or with ``--profile always``) it times each QPG layer's weight source on its own (engine
 forward, engine forward+backward, mapping; best of k) and lists the step's most expensive torch ops.
 
 Usage::
@@ -43,9 +43,10 @@ import torch
 from torch import nn
 
 from hqctf_qiskit.circuits import AnsatzSpec
-from hqctf_qiskit.lowrank import apply_lowrank, generated_weight_modules, replaced_layer_parameters
+from hqctf_qiskit.lowrank import apply_lowrank
 from hqctf_qiskit.models import build_model
-from hqctf_qiskit.qpg import QPGModule, apply_qpg, trainable_parameters
+from hqctf_qiskit.qpg import apply_qpg, qpg_layers
+from hqctf_qiskit.weightgen import generated_layers, replaced_layer_parameters, trainable_parameters
 
 SEED = 1234
 BATCH, SIZE, CLASSES = 8, 128, 3  # the goals are defined for this batch
@@ -207,7 +208,7 @@ def measure(configs: dict[str, Callable[[nn.Module], None]], settings: Settings,
     for name, apply in configs.items():
         models[name] = build(apply, device)
         steps[name] = make_step(models[name], device, batch, size)
-        results[name] = Result(name, len(generated_weight_modules(models[name])), trainable_parameters(models[name]))
+        results[name] = Result(name, len(generated_layers(models[name])), trainable_parameters(models[name]))
         for _ in range(settings.warmup):
             steps[name]()
     names, loads, rounds = list(configs), [], []
@@ -269,13 +270,11 @@ def best_time(fn: Callable[[], None], repeats: int, device: torch.device) -> flo
     return min(times)
 
 
-def generator_costs(model: nn.Module, repeats: int, device: torch.device) -> list[dict[str, object]]:
+def source_costs(model: nn.Module, repeats: int, device: torch.device) -> list[dict[str, object]]:
     """Per QPG layer, in ms: engine forward, engine forward+backward, mapping forward+backward (on fixed probs)."""
     rows = []
-    for name, module in model.named_modules():
-        if not isinstance(module, QPGModule):
-            continue
-        gen = module.generator
+    for name, module in qpg_layers(model):
+        gen = module.source
         probe = torch.randn(gen.channels, 2**gen.num_qubits, device=device)
         weight_probe = torch.randn(gen.channels, gen.fan_in, device=device)
         with torch.no_grad():
@@ -397,7 +396,7 @@ def main() -> None:
     profiles = {}
     if args.profile == "always" or (args.profile == "auto" and missed):
         for name in ("qpg-default", "qpg-all"):
-            rows = generator_costs(models[name], settings.profile_repeats, device)
+            rows = source_costs(models[name], settings.profile_repeats, device)
             step = make_step(models[name], device, args.batch, args.image_size)
             ops = op_profile(step) if device.type == "cpu" else []
             profiles[name] = {"layers": rows, "ops": ops}

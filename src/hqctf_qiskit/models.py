@@ -6,6 +6,8 @@ from typing import Any
 
 from torch import nn
 
+from .errors import ConfigError
+
 ARCHITECTURES: dict[str, str] = {
     "unet": "Unet",
     "unetplusplus": "UnetPlusPlus",
@@ -25,8 +27,8 @@ def build_model(
 
     key = arch.lower()
     if key not in ARCHITECTURES:
-        raise ValueError(f"--arch: unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
+        raise ConfigError(f"--arch: unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
     if encoder not in smp.encoders.get_encoder_names():
-        raise ValueError(f"--encoder: unknown encoder {encoder!r} (e.g. resnet18, resnet34)")
+        raise ConfigError(f"--encoder: unknown encoder {encoder!r} (e.g. resnet18, resnet34)")
     cls = getattr(smp, ARCHITECTURES[key])
     return cls(encoder_name=encoder, encoder_weights=None, in_channels=in_channels, classes=classes, **kwargs)

@@ -1,47 +1,30 @@
-import logging
-import socket
+"""The one table of backend names: names → families, devices to transpile for, validated specs, light imports."""
+
+import pkgutil
 import subprocess
 import sys
-import traceback
+from importlib import import_module
+from pathlib import Path
 
 import pytest
 from qiskit_aer import AerSimulator
-from qiskit_ibm_runtime.accounts import management
 from qiskit_ibm_runtime.fake_provider import FakeBrisbane
 
+import hqctf_qiskit
+from hqctf_qiskit.backends import BackendSpec, UnknownBackendError, make_engine, target_backend
+from hqctf_qiskit.backends.fake import fake_devices
+from hqctf_qiskit.backends.registry import backend_choices, backend_family
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz
-from hqctf_qiskit.backends import BackendUnavailableError, UnknownBackendError, make_engine, target_backend
 from hqctf_qiskit.engines import SamplerEngine, ShotsRequiredError
-from hqctf_qiskit.backends.registry import fake_devices, not_offered_message, scrub_secrets
+from hqctf_qiskit.errors import BackendError
 
-TOKEN = "hqctf-test-token-0123456789abcdefXYZ"
 GPU_AER = "GPU" in AerSimulator().available_devices()
+SRC = Path(hqctf_qiskit.__file__).parent
 
 
 @pytest.fixture(scope="module")
 def circuit():
     return build_ansatz(AnsatzSpec(2, reps=1))
-
-
-@pytest.fixture
-def no_ibm_account(monkeypatch, tmp_path):
-    """No token in the environment and an empty account file: nothing may reach the network."""
-    for name in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL", "QISKIT_IBM_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE", str(tmp_path / "qiskit-ibm.json"))
-
-
-@pytest.fixture
-def offline_token(no_ibm_account, monkeypatch):
-    """A (fake) token in the environment and every HTTP(S) request sent to a closed local port."""
-    with socket.socket() as probe:  # a port that was free a moment ago: connections are refused at once
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        monkeypatch.setenv(name, f"http://127.0.0.1:{port}")
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("QISKIT_IBM_TOKEN", TOKEN)
 
 
 def one_line(exc: Exception) -> str:
@@ -50,9 +33,20 @@ def one_line(exc: Exception) -> str:
     return text
 
 
+def test_names_and_prefixes_map_to_families():
+    kinds = {name: backend_family(name).kind for name in
+             ("torch", "aer_simulator", "aer_simulator_gpu", "fake_brisbane", "ibm_fez")}
+    assert kinds == {"torch": "torch", "aer_simulator": "aer", "aer_simulator_gpu": "aer", "fake_brisbane": "fake",
+                     "ibm_fez": "ibm"}
+    assert backend_choices() == "torch, aer_simulator, aer_simulator_gpu, fake_<device>, ibm_<device>"
+    for bad in ("nope", "fake_", "ibm_", "FAKE_brisbane"):
+        with pytest.raises(UnknownBackendError, match="--backend: unknown backend"):
+            backend_family(bad)
+
+
 @pytest.mark.skipif(GPU_AER, reason="this Aer has a GPU device")
 def test_aer_simulator_gpu_fails_fast_with_the_fix(circuit):
-    with pytest.raises(BackendUnavailableError) as info:
+    with pytest.raises(BackendError) as info:
         make_engine("aer_simulator_gpu", circuit)
     message = one_line(info.value)
     assert "--backend aer_simulator_gpu" in message and "qiskit-aer-gpu" in message and "CUDA 12" in message
@@ -79,63 +73,71 @@ def test_option_errors_name_the_option(circuit):
     cases = [
         ("nope", {}, "--backend", UnknownBackendError),
         ("fake_brisbane", {}, "--shots", ShotsRequiredError),  # sampling-only backends need shots
-        ("aer_simulator", {"shots": -3}, "--shots", ValueError),
-        ("aer_simulator", {"gradient": "adjoint"}, "--gradient", ValueError),
-        ("torch", {"gradient": "spsa"}, "--gradient", ValueError),
+        ("aer_simulator", {"shots": -3}, "--shots", BackendError),
+        ("aer_simulator", {"shots": True}, "--shots", BackendError),
+        ("aer_simulator", {"gradient": "adjoint"}, "--gradient", BackendError),
+        ("torch", {"gradient": "spsa"}, "--gradient", BackendError),
+        ("fake_brisbane", {"shots": 10, "optimization_level": 4}, "--optimization-level", BackendError),
+        ("aer_simulator", {"pack": 0}, "--pack", BackendError),
     ]
     for name, options, option, error in cases:
         with pytest.raises(error, match=option):
             make_engine(name, circuit, **options)
+        with pytest.raises(error, match=option):
+            BackendSpec(name, **options)
 
 
-def test_ibm_without_account_fails_before_the_network(circuit, no_ibm_account):
-    with pytest.raises(BackendUnavailableError) as info:
-        make_engine("ibm_fez", circuit, shots=100)
-    message = one_line(info.value)
-    assert "no IBM Quantum account" in message and "QISKIT_IBM_TOKEN" in message and "--backend fake_fez" in message
-
-
-def test_ibm_brisbane_is_retired(circuit, no_ibm_account):
-    with pytest.raises(BackendUnavailableError) as info:
-        make_engine("ibm_brisbane", circuit, shots=100)
-    message = one_line(info.value)
-    assert "retired" in message and "Nov 2025" in message and "fake_brisbane" in message
-    assert all(device in message for device in ("ibm_fez", "ibm_marrakesh", "ibm_kingston", "ibm_pittsburgh"))
-
-
-def test_device_not_offered_lists_what_is():
-    message = not_offered_message("ibm_torino", ["ibm_kingston", "ibm_fez"])
-    assert "ibm_fez, ibm_kingston" in message and "--backend fake_torino" in message
-
-
-def test_token_never_appears_in_errors_or_logs(circuit, offline_token, caplog, capsys):
-    caplog.set_level(logging.DEBUG)
-    with pytest.raises(BackendUnavailableError) as info:
-        make_engine("ibm_fez", circuit, shots=100)
-    exc = info.value
-    assert "cannot reach IBM Quantum" in one_line(exc)
-    assert exc.__cause__ is None and exc.__suppress_context__, "no chained exception may carry the token"
-    captured = capsys.readouterr()
-    for text in (str(exc), repr(exc), "".join(traceback.format_exception(exc)), caplog.text, captured.out,
-                 captured.err):
-        assert TOKEN not in text
-
-
-def test_scrubbing_removes_the_token_and_token_shaped_strings(monkeypatch):
-    monkeypatch.setenv("QISKIT_IBM_TOKEN", "short-secret")
-    text = scrub_secrets(f"bad token short-secret for key {TOKEN}\nsecond line")
-    assert "short-secret" not in text and TOKEN not in text and "\n" not in text
+def test_spec_knows_its_kind_and_ignores_packing_on_torch():
+    assert BackendSpec().kind == "torch" and not BackendSpec().is_hardware
+    assert BackendSpec("torch", shots=64, pack=True, optimization_level=3).kind == "torch"
+    assert BackendSpec("ibm_fez", shots=10).is_hardware  # validating a spec opens no IBM service
 
 
 def test_target_backend_gives_the_device_to_transpile_for():
-    assert target_backend("torch") is None and target_backend("aer_simulator") is None
+    for simulator in ("torch", "aer_simulator", "aer_simulator_gpu", None):
+        assert target_backend(simulator) is None
     assert isinstance(target_backend("fake_brisbane"), FakeBrisbane)
-    with pytest.raises(UnknownBackendError, match="--backend"):
+    assert target_backend("fake_torino").name == "fake_torino"
+    with pytest.raises(UnknownBackendError, match="fake_nosuch.*fake_brisbane"):
+        target_backend("fake_nosuch")
+    with pytest.raises(UnknownBackendError, match="--backend: unknown backend 'qpu9000'"):
         target_backend("qpu9000")
 
 
-def test_importing_engines_needs_neither_aer_nor_the_runtime():
-    code = ("import sys, hqctf_qiskit.engines, hqctf_qiskit.circuits; "
+def _package_modules(package: str) -> list:
+    root = import_module(package)
+    return [import_module(f"{package}.{info.name}") for info in pkgutil.iter_modules(root.__path__)]
+
+
+def test_only_backends_maps_names_to_devices():
+    """circuits/ and hardware/ hold no resolver of their own, and only backends/ touches fake or IBM devices."""
+    from hqctf_qiskit.backends import registry
+    from hqctf_qiskit.hardware import cost
+
+    resolvers = {"target_backend", "_fake_backend", "_ibm_backend", "fake_device", "ibm_device", "resolve_target"}
+    for package in ("hqctf_qiskit.circuits", "hqctf_qiskit.hardware"):
+        for module in _package_modules(package):
+            own = {name for name, value in vars(module).items()
+                   if callable(value) and getattr(value, "__module__", None) == module.__name__}
+            assert not own & resolvers, (module.__name__, own & resolvers)
+    assert cost.target_backend is registry.target_backend  # the report and the cost guard resolve here
+    outside = [path.relative_to(SRC) for path in SRC.rglob("*.py") if path.parent.name != "backends"
+               and any(word in path.read_text() for word in ("fake_provider", "QiskitRuntimeService", "Batch("))]
+    assert outside == []
+
+
+def test_importing_backends_and_engines_needs_neither_aer_nor_the_runtime():
+    code = ("import sys, hqctf_qiskit.engines, hqctf_qiskit.circuits, hqctf_qiskit.backends; "
+            "from hqctf_qiskit.backends import BackendSession, BackendSpec, target_backend; "
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('qiskit_aer', 'qiskit_ibm_runtime', "
             "'qiskit_machine_learning')]; assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_spec_and_session_modules_load_no_qiskit():
+    """A config can validate its backend options, and a run without QPG layers import the session, without qiskit."""
+    code = ("import sys; from hqctf_qiskit.backends.spec import BackendSpec; "
+            "import hqctf_qiskit.backends.session, hqctf_qiskit.engines.cost; "
+            "BackendSpec('fake_brisbane', shots=10); "
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'qiskit']")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -8,7 +8,8 @@ from qiskit.transpiler import InstructionProperties, Target
 from qiskit_ibm_runtime.fake_provider import FakeBrisbane, FakeTorino
 
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz, find_line_layouts, swap_count, transpile_isa
-from hqctf_qiskit.circuits.transpile import SIMULATOR_WIDTH_LIMIT, two_qubit_gate_count
+from hqctf_qiskit.circuits.stats import two_qubit_gate_count
+from hqctf_qiskit.circuits.transpile import SIMULATOR_WIDTH_LIMIT
 
 
 @pytest.fixture(scope="module")
@@ -90,17 +91,6 @@ def test_routing_swaps_are_counted(brisbane):
     assert swaps > 0
     # Level 0 cancels nothing: each routing swap became three ECRs next to the ansatz's 10 CX.
     assert two_qubit_gate_count(isa) == 10 + 3 * swaps
-
-
-def test_two_qubit_gate_count_ignores_directives_and_measurements():
-    qc = QuantumCircuit(3, 3)
-    qc.h(0)
-    qc.cx(0, 1)
-    qc.barrier(0, 1)
-    qc.cz(1, 2)
-    qc.swap(0, 2)
-    qc.measure([0, 1, 2], [0, 1, 2])
-    assert two_qubit_gate_count(qc) == 3
 
 
 def test_swap_count_of_a_circuit_not_from_transpile_isa_is_an_error():

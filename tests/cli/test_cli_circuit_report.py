@@ -50,7 +50,7 @@ def brisbane_json(tmp_path_factory):
 
 @pytest.mark.parametrize("mapping", ["affine", "qt", "chunked"])
 def test_qubit_counts_equal_training(mapping):
-    config = TrainConfig.from_dict({"mapping": mapping, "qpg_layers": "decoder"})
+    config = TrainConfig.from_flat({"mapping": mapping, "qpg_layers": "decoder"})
     _, trained = build_training_model(config)
     shapes = model_layer_shapes(config)
     assert [(s.name, s.channels, s.fan_in, s.qubits) for s in shapes] == [
@@ -70,8 +70,9 @@ def test_table_on_fake_brisbane(capsys, pack, beside):
 
 
 def test_json_schema_and_numbers_equal_qiskits_own(brisbane_json):
-    from hqctf_qiskit.hardware.report import sampled_circuit, target_backend
+    from hqctf_qiskit.backends import target_backend
     from hqctf_qiskit.circuits import AnsatzSpec
+    from hqctf_qiskit.hardware.report import sampled_circuit
 
     data = json.loads((brisbane_json / "report.json").read_text())
     assert set(data) == {"context", "settings", "mapping", "ansatz", "target", "layers", "circuits", "totals",
@@ -143,7 +144,7 @@ def test_shot_warning_in_table(capsys):
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (["--backend", "fake_nosuch"], ["fake_nosuch"]),
+        (["--backend", "fake_nosuch"], ["fake_nosuch", "no such fake device", "fake_brisbane"]),
         (["--backend", "quantum_thing"], ["quantum_thing", "fake_<device>"]),
         (["--shots", "0"], ["--shots"]),
         (["--mapping", "fourier"], ["--mapping", "fourier"]),

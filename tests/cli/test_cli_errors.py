@@ -11,6 +11,8 @@ import pytest
 
 from hqctf_qiskit.cli.main import main
 
+from helpers import hqctf
+
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     with pytest.raises(SystemExit) as exc:
@@ -151,3 +153,75 @@ def test_predict_non_nifti_input(capsys, tmp_path, tiny_run):
 def test_debug_shows_the_traceback(capsys, tmp_path):
     with pytest.raises(Exception):
         main(["--debug", *TRAIN, "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")])
+
+
+# -- the error boundary: what the user can fix is one line (exit 2); anything else is a bug (traceback, exit 1) ------
+def test_a_library_error_deep_inside_is_one_line(capsys, tmp_path, monkeypatch):
+    from hqctf_qiskit.data import phantom
+    from hqctf_qiskit.errors import DataError
+
+    def broken_case(*args, **kwargs):
+        raise DataError("case_00000: a problem the user can fix")
+
+    monkeypatch.setattr(phantom, "make_phantom_case", broken_case)
+    code, _, err = run_cli(capsys, "phantom", str(tmp_path / "p"), "--cases", "1")
+    assert code == 2
+    assert_one_line_error(code, err, "case_00000: a problem the user can fix")
+
+
+def test_a_value_error_deep_inside_is_a_bug_with_its_traceback(capsys, tmp_path, monkeypatch):
+    from hqctf_qiskit.data import phantom
+
+    def broken_case(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(phantom, "make_phantom_case", broken_case)
+    code, out, err = run_cli(capsys, "phantom", str(tmp_path / "p"), "--cases", "1")
+    assert code == 1
+    assert "Traceback (most recent call last)" in err and "broken_case" in err
+    assert "ValueError: operands could not be broadcast together" in err
+    assert err.strip().splitlines()[-1] == "hqctf: internal error (a bug): please report it with the traceback above"
+    assert "error: operands" not in err  # not disguised as bad input
+
+
+@pytest.mark.parametrize("code_name", ["ENOSPC", "EROFS"])
+def test_a_full_or_read_only_disk_is_one_line_naming_the_file(capsys, tmp_path, monkeypatch, code_name):
+    import errno
+    import os
+
+    from hqctf_qiskit.data import phantom
+
+    number = getattr(errno, code_name)
+
+    def failing_save(array, affine, path):
+        raise OSError(number, os.strerror(number), str(path))
+
+    monkeypatch.setattr(phantom, "_save", failing_save)
+    code, _, err = run_cli(capsys, "phantom", str(tmp_path / "p"), "--cases", "1")
+    assert code == 2
+    target = tmp_path / "p" / "case_00000" / "imaging.nii.gz"
+    assert_one_line_error(code, err, f"error: {target}: {os.strerror(number)}")
+
+
+def test_ctrl_c_exits_130(capsys, tmp_path, monkeypatch):
+    from hqctf_qiskit.data import phantom
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(phantom, "make_phantom_case", interrupted)
+    code, _, err = run_cli(capsys, "phantom", str(tmp_path / "p"), "--cases", "1")
+    assert code == 130 and err.strip() == "interrupted"
+
+
+def test_a_usage_error_is_one_line(capsys):
+    code, _, err = run_cli(capsys, "train", "--no-such-option")
+    assert code == 2
+    assert_one_line_error(code, err, "--no-such-option")
+
+
+def test_debug_prints_the_traceback_of_a_user_error(tmp_path):
+    result = hqctf("--debug", "phantom", str(tmp_path / "p"), "--cases", "0", check=False)
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "DataError: --cases: need at least 1 case, got 0" in result.stderr

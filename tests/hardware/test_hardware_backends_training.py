@@ -38,21 +38,40 @@ def test_train_on_a_sampler_backend_with_shots(tmp_path, tiny_phantom, backend):
 
 
 def test_cost_guard_requires_yes_before_any_job(tmp_path, tiny_phantom, monkeypatch, capsys):
-    # no IBM account here: the fake device stands in as the transpilation target of "ibm_brisbane"
-    from qiskit_ibm_runtime.fake_provider import FakeBrisbane
+    # No IBM account here: the IBM family's device lookup gives the fake device, and opening a Batch fails the test.
+    from qiskit_ibm_runtime.fake_provider import FakeFez
 
-    monkeypatch.setattr(circuit_cost, "resolve_target", lambda name: FakeBrisbane())
+    from hqctf_qiskit.backends import ibm
+
+    lookups = []
+    monkeypatch.setattr(ibm, "ibm_device", lambda name: lookups.append(name) or FakeFez())
+    monkeypatch.setattr(ibm, "open_sampler", lambda spec, device: pytest.fail("a Batch was opened"))
     out = tmp_path / "hw"
-    code = run_cli("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", "ibm_brisbane",
+    code = run_cli("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", "ibm_fez",
                    "--shots", "4096", *SMALL_QPG)
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("error: --yes: this run sends")
+    assert lookups == ["ibm_fez"], "the guard uses the run's session: one device lookup, one service"
     assert not out.exists(), "nothing may be left behind when the guard stops a run"
 
 
+def test_training_closes_its_backend_session(tmp_path, tiny_phantom):
+    from hqctf_qiskit.training.loop import Trainer
+
+    config = TrainConfig.from_flat({"data": str(tiny_phantom), "backend": "aer_simulator", "shots": 256,
+                                    "max_steps": 1, "qpg_layers": "decoder.blocks.4.*", "mapping": "chunked",
+                                    "chunk": 64, "image_size": 32, "batch_size": 2, "reps": 1, "device": "cpu",
+                                    "epochs": 1})
+    trainer = Trainer(config, tmp_path / "run")
+    trainer.run()
+    engines = trainer.session.engines
+    assert [engine.num_qubits for engine in engines] == [3, 2], "one engine per distinct circuit"
+    assert trainer.session.closed and all(engine.closed for engine in engines)
+
+
 def test_run_cost_counts_jobs_circuits_and_shots():
-    config = TrainConfig(backend="fake_brisbane", shots=1000, qpg_layers="decoder.blocks.4.*", mapping="chunked",
-                         chunk=64, reps=1)
+    config = TrainConfig.from_flat({"backend": "fake_brisbane", "shots": 1000, "qpg_layers": "decoder.blocks.4.*",
+                                    "mapping": "chunked", "chunk": 64, "reps": 1})
     cost = circuit_cost.run_cost(config, steps=10)
     # two layers of 16 channels, n = 3 and 2 qubits, P = 2n per channel: forward 16, param-shift 2·P·16 each
     shapes = circuit_cost.model_layer_shapes(config)

@@ -8,17 +8,17 @@ import pytest
 from qiskit import transpile
 from qiskit.transpiler import generate_preset_pass_manager
 
+from hqctf_qiskit.backends import target_backend
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz
+from hqctf_qiskit.engines.cost import step_cost
+from hqctf_qiskit.errors import BackendError
 from hqctf_qiskit.hardware.report import (
     LayerShape,
-    LogicalStats,
     ReportSettings,
     build_circuit_report,
     relative_error,
     sampled_circuit,
     shot_warning,
-    step_cost,
-    target_backend,
 )
 
 TINY = [
@@ -34,25 +34,6 @@ def brisbane():
 
 
 # -- logical numbers ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "spec, depth, ops",
-    [
-        # ry | cx01 cx12 | ry | cx01 cx12 | ry: the second block's cx01 waits for q1's ry (layer 4), so depth 7
-        (AnsatzSpec(3, reps=2), 7, {"ry": 9, "cx": 4}),
-        # ry rz | cx | ry rz
-        (AnsatzSpec(2, reps=1, rotation="ry_rz"), 5, {"ry": 4, "rz": 4, "cx": 1}),
-        # six CX on 4 qubits: only cx03 and cx12 run side by side, so they take 5 layers: depth 1+5+1
-        (AnsatzSpec(4, reps=1, entanglement="full"), 7, {"ry": 8, "cx": 6}),
-        (AnsatzSpec(1, reps=2), 3, {"ry": 3}),
-    ],
-)
-def test_logical_counts_equal_hand_count(spec, depth, ops):
-    stats = LogicalStats.of(build_ansatz(spec))
-    assert stats.depth == depth
-    assert stats.ops == ops
-    assert stats.two_qubit == ops.get("cx", 0)
-
-
 def test_logical_report_builds_each_distinct_circuit_once():
     report = build_circuit_report(TINY, AnsatzSpec(reps=2), "chunked", ReportSettings(shots=1024))
     assert [c.qubits for c in report.circuits] == [3, 4]
@@ -68,15 +49,6 @@ def test_logical_report_builds_each_distinct_circuit_once():
 
 
 # -- cost model and shot noise ------------------------------------------------------------------------------------
-def test_step_cost_param_shift_and_spsa():
-    assert step_cost(16, 9, "param-shift").to_dict() == {"forward": 16, "backward": 288, "total": 304}
-    assert step_cost(16, 9, "param-shift", slots=5).to_dict() == {"forward": 4, "backward": 58, "total": 62}
-    assert step_cost(16, 9, "spsa").to_dict() == {"forward": 16, "backward": 32, "total": 48}
-    assert step_cost(16, 9, "spsa", slots=5).to_dict() == {"forward": 4, "backward": 7, "total": 11}
-    with pytest.raises(ValueError, match="--gradient"):
-        step_cost(16, 9, "adjoint")
-
-
 def test_relative_error_formula():
     assert relative_error(6, 4096) == pytest.approx(0.125)
     assert relative_error(12, 4096) == pytest.approx(1.0)
@@ -105,35 +77,12 @@ def test_report_collects_warnings_per_layer():
     assert "WARNING: b.conv" in report.format_table()
 
 
-@pytest.mark.parametrize("bad", [dict(shots=0), dict(gradient="adjoint"), dict(optimization_level=4)])
-def test_settings_are_validated(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad, option", [(dict(shots=0), "--shots"), (dict(gradient="adjoint"), "--gradient"),
+                                         (dict(optimization_level=4), "--optimization-level")])
+def test_settings_are_validated_by_the_backends_rules(bad, option):
+    with pytest.raises(BackendError, match=option):
         ReportSettings(**bad)
-
-
-# -- target backends ----------------------------------------------------------------------------------------------
-def test_target_backend_names(brisbane):
-    assert brisbane.name == "fake_brisbane"
-    assert target_backend("fake_torino").name == "fake_torino"
-    for simulator in ("torch", "aer_simulator", "aer_simulator_gpu", None):
-        assert target_backend(simulator) is None
-    with pytest.raises(ValueError, match="fake_nosuch.*fake_brisbane"):
-        target_backend("fake_nosuch")
-    with pytest.raises(ValueError, match="quantum_thing"):
-        target_backend("quantum_thing")
-
-
-def test_ibm_backend_without_account_suggests_fake_and_hides_secrets(monkeypatch):
-    import qiskit_ibm_runtime
-
-    class NoAccount:
-        def __init__(self, *args, **kwargs):
-            raise RuntimeError("Unable to find account; token=secret-token-123")
-
-    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", NoAccount)
-    with pytest.raises(ValueError) as exc:
-        target_backend("ibm_brisbane")
-    assert "fake_brisbane" in str(exc.value) and "secret-token" not in str(exc.value)
+    ReportSettings(backend="fake_brisbane", gradient="spsa")  # the report may show a setting training refuses
 
 
 # -- transpiled numbers -------------------------------------------------------------------------------------------

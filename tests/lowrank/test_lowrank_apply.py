@@ -3,11 +3,10 @@ import torch
 from torch import nn
 
 from hqctf_qiskit.circuits import AnsatzSpec
-from hqctf_qiskit.lowrank import (
-    LowRankConv2d, LowRankLinear, apply_lowrank, ranks_for_budget, replaced_layer_parameters,
-)
+from hqctf_qiskit.lowrank import LowRankSource, apply_lowrank
 from hqctf_qiskit.models import build_model
-from hqctf_qiskit.qpg import apply_qpg, trainable_parameters
+from hqctf_qiskit.qpg import apply_qpg
+from hqctf_qiskit.weightgen import GeneratedConv2d, GeneratedLinear, replaced_layer_parameters, trainable_parameters
 
 
 def toy_model() -> nn.Module:
@@ -31,7 +30,8 @@ def test_fixed_rank_parameter_counts_by_hand():
     assert [layer.dense_params for layer in report.layers] == [432, 1152, 1280]
     assert report.trainable == 215 + 16 + 760 + 690 + 10 == 1691
     assert report.ratio == pytest.approx(1691 / 2890)
-    assert isinstance(model[0], LowRankConv2d) and isinstance(model[4], LowRankLinear)
+    assert isinstance(model[0], GeneratedConv2d) and isinstance(model[4], GeneratedLinear)
+    assert all(isinstance(model[i].source, LowRankSource) for i in (0, 2, 4))
     assert model(torch.randn(2, 3, 4, 4)).shape == (2, 10)
     data = report.to_dict()
     assert data["totals"] == {"layers": 3, "params": 1665, "dense_params": 2864}
@@ -42,25 +42,6 @@ def test_rank_is_capped_at_min_of_channels_and_fan_in():
     model = toy_model()
     report = apply_lowrank(model, "0,2", rank=12)
     assert [(layer.rank, layer.max_rank) for layer in report.layers] == [(12, 16), (8, 8)]
-
-
-def test_budget_ranks_are_near_uniform_and_within_budget():
-    shapes = [(256, 6912), (64, 576), (16, 144), (3, 144)]
-    costs = [c + f for c, f in shapes]
-    for budget in (8_115, 20_000, 36_784, 150_000):
-        ranks = ranks_for_budget(shapes, budget)
-        spent = sum(r * cost for r, cost in zip(ranks, costs))
-        assert spent <= budget
-        uncapped = [r for r, (c, f) in zip(ranks, shapes) if r < min(c, f)]
-        assert max(uncapped) - min(uncapped) <= 1
-        # Greedy fill: no layer still at the lower rank could take one more step.
-        assert all(cost > budget - spent for r, cost in zip(ranks, costs) if r == min(uncapped) < max(uncapped))
-    # Hand count: rank 1 costs 7168+640+160+147 = 8115; 20,000 allows rank 2 (16,230) and 3,770 left for +1 steps
-    # on the cheapest layers: 147, 160, 640 -> ranks 3, 3, 3, and the 7168-cost layer stays at 2.
-    assert ranks_for_budget(shapes, 20_000) == [2, 3, 3, 3]
-    assert ranks_for_budget(shapes, 150_000) == [18, 19, 16, 3]  # 16 and 3 are the caps min(C_out, fan_in)
-    with pytest.raises(ValueError, match="below the rank-1 cost 8,115"):
-        ranks_for_budget(shapes, 8_000)
 
 
 def test_budget_from_a_qpg_model_gives_an_equal_budget_unet():

@@ -87,15 +87,18 @@ def test_loading_the_fast_math_kernel_keeps_denormals_in_the_process():
 
 
 def test_hqctf_native_0_keeps_the_torch_form(monkeypatch):
+    mapping, probs = mapping_and_probs(4, 36, torch.float64)
+    first = mapping(probs)  # a first use: with the kernel where it builds
     monkeypatch.setenv("HQCTF_NATIVE", "0")
-    mlp_native.load_kernel.cache_clear()
-    try:
-        mapping, probs = mapping_and_probs(4, 36, torch.float64)
-        assert not mlp_native.kernel_applies(probs)
-        weights = mapping(probs)  # the torch form
-        assert weights.shape == (4, 36) and torch.isfinite(weights).all()
-    finally:
-        mlp_native.load_kernel.cache_clear()
+
+    def kernel_called(*args):
+        raise AssertionError("the kernel ran although HQCTF_NATIVE=0")
+
+    monkeypatch.setattr(mlp_native.GeluMLP, "apply", kernel_called)
+    assert not mlp_native.kernel_applies(probs)
+    weights = mapping(probs)  # the torch form
+    assert weights.shape == (4, 36) and torch.isfinite(weights).all()
+    torch.testing.assert_close(weights, first, atol=1e-12, rtol=1e-10)
 
 
 def test_chunked_mapping_keeps_the_torch_form():

@@ -109,26 +109,39 @@ def test_complex_circuits_keep_the_torch_path():
 
 def test_hqctf_native_0_turns_the_kernel_off(monkeypatch):
     monkeypatch.setenv("HQCTF_NATIVE", "0")
-    native.load_kernel.cache_clear()
-    try:
-        assert native.load_kernel() is None
-        assert not StatevectorEngine(build_ansatz(AnsatzSpec(3))).uses_native_kernel()
-    finally:
-        native.load_kernel.cache_clear()
+    assert native.load_kernel() is None
+    assert not StatevectorEngine(build_ansatz(AnsatzSpec(3))).uses_native_kernel()
+
+
+@requires_kernel
+def test_hqctf_native_0_after_a_first_kernel_use_runs_the_torch_path(monkeypatch):
+    """The switch is read where it acts: no cache from the first use hides it."""
+    circuit = build_ansatz(AnsatzSpec(3, reps=1))
+    theta = torch.rand(4, circuit.num_parameters, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    engine = StatevectorEngine(circuit, dtype=torch.float64)
+    with_kernel = engine.probabilities(theta)
+    assert engine.uses_native_kernel()
+
+    monkeypatch.setenv("HQCTF_NATIVE", "0")
+
+    def kernel_called(*args):
+        raise AssertionError("the kernel ran although HQCTF_NATIVE=0")
+
+    monkeypatch.setattr(native.NativeProbabilities, "apply", kernel_called)
+    assert not engine.uses_native_kernel()
+    torch.testing.assert_close(engine.probabilities(theta), with_kernel, atol=1e-13, rtol=0)
+    monkeypatch.delenv("HQCTF_NATIVE")
+    assert engine.uses_native_kernel()  # and back on without a restart
 
 
 def test_missing_compiler_falls_back_to_torch(monkeypatch, tmp_path):
     monkeypatch.setenv("HQCTF_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
-    native.load_kernel.cache_clear()
-    try:
-        assert native.load_kernel() is None  # logged, not raised
-        circuit = build_ansatz(AnsatzSpec(3, reps=1))
-        theta = torch.zeros(1, circuit.num_parameters)
-        probs = StatevectorEngine(circuit).probabilities(theta)
-        assert probs[0, 0].item() == pytest.approx(1.0)
-    finally:
-        native.load_kernel.cache_clear()
+    assert native.load_kernel() is None  # logged, not raised
+    circuit = build_ansatz(AnsatzSpec(3, reps=1))
+    theta = torch.zeros(1, circuit.num_parameters)
+    probs = StatevectorEngine(circuit).probabilities(theta)
+    assert probs[0, 0].item() == pytest.approx(1.0)
 
 
 @requires_kernel
@@ -138,9 +151,5 @@ def test_a_broken_build_falls_back_and_leaves_no_partial_library(monkeypatch, tm
     fake.chmod(0o755)
     monkeypatch.setenv("HQCTF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("CXX", str(fake))
-    native.load_kernel.cache_clear()
-    try:
-        assert native.load_kernel() is None
-        assert not list((tmp_path / "cache" / "kernels").glob("*.so"))
-    finally:
-        native.load_kernel.cache_clear()
+    assert native.load_kernel() is None
+    assert not list((tmp_path / "cache" / "kernels").glob("*.so"))

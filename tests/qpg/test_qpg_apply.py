@@ -4,7 +4,8 @@ from torch import nn
 
 from hqctf_qiskit.circuits import AnsatzSpec
 from hqctf_qiskit.models import ARCHITECTURES, build_model
-from hqctf_qiskit.qpg import QPGConv2d, QPGLinear, apply_qpg, parse_layer_patterns, select_layers
+from hqctf_qiskit.qpg import QPGSource, apply_qpg, qpg_layers
+from hqctf_qiskit.weightgen import GeneratedConv2d, GeneratedLinear
 
 
 class Tiny(nn.Module):
@@ -32,26 +33,18 @@ def test_hand_counted_parameters_for_one_layer():
     assert report.to_dict()["totals"]["circuit_params"] == 144
 
 
-def test_roles_and_globs():
-    model = Tiny()
-    assert select_layers(model, ["decoder"]) == ["decoder.0", "decoder.1"]
-    assert select_layers(model, ["head"]) == ["segmentation_head"]
-    assert select_layers(model, ["encoder", "head"]) == ["encoder.0", "segmentation_head"]
-    assert select_layers(model, ["all"]) == ["encoder.0", "decoder.0", "decoder.1", "segmentation_head"]
-    assert select_layers(model, ["decoder.1", "fc"]) == ["decoder.1", "fc"]  # a glob can pick a Linear
-    assert parse_layer_patterns("none") == [] and parse_layer_patterns("decoder, head") == ["decoder", "head"]
-
-
 def test_a_pattern_matching_nothing_is_an_error():
     with pytest.raises(ValueError, match="--qpg-layers: pattern 'decodr'"):
-        select_layers(Tiny(), ["decodr"])
+        apply_qpg(Tiny(), ["decodr"])
 
 
 def test_apply_replaces_exactly_the_selected_layers():
     model = Tiny()
     report = apply_qpg(model, "decoder,fc", AnsatzSpec(reps=1))
-    assert isinstance(model.decoder[0], QPGConv2d) and isinstance(model.decoder[1], QPGConv2d)
-    assert isinstance(model.fc, QPGLinear)
+    assert isinstance(model.decoder[0], GeneratedConv2d) and isinstance(model.decoder[1], GeneratedConv2d)
+    assert isinstance(model.fc, GeneratedLinear)
+    assert all(isinstance(layer.source, QPGSource) for layer in (model.decoder[0], model.decoder[1], model.fc))
+    assert [name for name, _ in qpg_layers(model)] == ["decoder.0", "decoder.1", "fc"]
     assert type(model.encoder[0]) is nn.Conv2d and type(model.segmentation_head) is nn.Conv2d
     assert [layer.name for layer in report.layers] == ["decoder.0", "decoder.1", "fc"]
     assert apply_qpg(Tiny(), "none").layers == []
@@ -75,6 +68,6 @@ def test_architecture_trains_with_qpg_on_decoder(arch):
         loss.backward()
         losses.append(loss.item())
         optimizer.step()
-    qpg_layers = [m for m in model.modules() if isinstance(m, QPGConv2d)]
-    assert all(m.generator.theta.grad is not None for m in qpg_layers)
+    layers = qpg_layers(model)
+    assert layers and all(layer.source.theta.grad is not None for _, layer in layers)
     assert sum(losses[-3:]) / 3 < losses[0], losses

@@ -1,28 +1,90 @@
-"""``hqctf train`` under torchrun with two gloo processes: parameters stay identical across ranks."""
+"""``hqctf train`` under torchrun with two gloo processes: parameters stay identical across ranks, a resumed run
+stays a world of two, and rank 0 alone writes the run folder."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
+WRITE_AUDIT = Path(__file__).with_name("write_audit")  # a sitecustomize.py that logs each rank's writes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def torchrun(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+            str(free_port()), "-m", "hqctf_qiskit.cli.main", *args]
+
+
+def tiny_ddp_args(data: Path, out: Path, epochs: int) -> list[str]:
+    return ["train", "--data", str(data), "--out", str(out), "--qpg-layers", "decoder.blocks.4.*", "--image-size",
+            "32", "--batch-size", "2", "--reps", "1", "--device", "cpu", "--epochs", str(epochs),
+            "--samples-per-epoch", "8", "--seed", "2"]
+
 
 def test_two_process_ddp_keeps_ranks_identical(tmp_path, tiny_phantom):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-               "-m", "hqctf_qiskit.cli.main", "train", "--data", str(tiny_phantom), "--out", str(out),
-               "--qpg-layers", "decoder.blocks.4.*", "--image-size", "32", "--batch-size", "2", "--reps", "1",
-               "--device", "cpu", "--epochs", "1", "--samples-per-epoch", "8", "--seed", "2"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(torchrun(*tiny_ddp_args(tiny_phantom, out, epochs=1)), capture_output=True, text=True,
+                            timeout=600, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ddp"] == {"world_size": 2, "parameters_identical": True}
     assert summary["steps"] == 2  # 8 samples / (batch 2 x 2 ranks)
     assert (out / "checkpoint_final.pt").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["ddp"], "rank 1 must not create a run folder of its own"
+    assert result.stdout.count("epoch 1/1  step 2") == 1, "epoch lines are logged by rank 0 only"
+
+
+def test_resume_under_torchrun_stays_distributed_and_rank_0_alone_writes(tmp_path, tiny_phantom):
+    out, audit = tmp_path / "ddp", tmp_path / "audit"
+    audit.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HQCTF_AUDIT_ROOT": str(out), "HQCTF_AUDIT_LOG": str(audit),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(WRITE_AUDIT), os.environ.get("PYTHONPATH")]))}
+    epochs = 4
+    with open(tmp_path / "first.log", "w") as first_log:
+        first = subprocess.Popen(torchrun(*tiny_ddp_args(tiny_phantom, out, epochs)), env=env, stdout=first_log,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.time() + 300
+            while not (out / "checkpoint_latest.pt").is_file():  # the first epoch finished and checkpointed
+                assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+                assert time.time() < deadline, "no checkpoint within 300 s"
+                time.sleep(0.02)
+        finally:
+            os.killpg(first.pid, signal.SIGKILL)  # torchrun and both workers
+            first.wait()
+    assert not (out / "summary.json").exists(), "the run must have been killed before finishing"
+
+    resumed = subprocess.run(torchrun("train", "--resume", str(out)), capture_output=True, text=True, timeout=600,
+                             env=env)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ddp"] == {"world_size": 2, "parameters_identical": True}
+    assert summary["steps"] == epochs * 2  # a world of one would take 4 steps per epoch after the resume
+    assert [int(row["step"]) for row in csv.DictReader((out / "metrics.csv").open())] == [2, 4, 6, 8]
+    assert resumed.stdout.count(f"resumed {out} at epoch") == 1, "log lines come from rank 0 only"
+
+    # rank 0 alone wrote the run folder, in both sessions: rank 1 recorded no write at all under it
+    rank0 = (audit / "rank-0.log").read_text().splitlines()
+    rank1 = (audit / "rank-1.log").read_text().splitlines() if (audit / "rank-1.log").exists() else []
+    assert rank1 == [], rank1[:10]
+    assert any(line.startswith("os.rename ") and "checkpoint_latest.pt" in line for line in rank0), rank0[:10]
+    assert any(line.endswith("summary.json") for line in rank0), rank0[:10]
+    # one TensorBoard writer per session (the first and the resumed one), not one per rank
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 2

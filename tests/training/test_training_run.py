@@ -144,9 +144,9 @@ def test_plots_are_throttled_but_always_cover_the_last_epoch(tmp_path, tiny_phan
     drawn: list[int] = []
     monkeypatch.setattr(loop, "PLOT_INTERVAL_S", 1e9)  # only the first epoch and the end may draw
     monkeypatch.setattr(loop, "plot_progress", lambda history, *args: drawn.append(len(history)))
-    config = TrainConfig.from_dict({**TrainConfig().to_dict(), "data": str(tiny_phantom), "out": str(tmp_path / "r"),
-                                    "image_size": 64, "batch_size": 4, "samples_per_epoch": 8, "epochs": 3,
-                                    "reps": 1, "device": "cpu", "seed": 3}, source="test")
+    config = TrainConfig.from_flat({"data": str(tiny_phantom), "out": str(tmp_path / "r"), "image_size": 64,
+                                    "batch_size": 4, "samples_per_epoch": 8, "epochs": 3, "reps": 1,
+                                    "device": "cpu", "seed": 3}, source="test")
     summary = loop.train(config)
     assert drawn == [1, 3]
     assert (tmp_path / "r" / "rank.png").is_file()

@@ -1,15 +1,33 @@
-"""Backends by name (``torch``, ``aer_*``, ``fake_*``, ``ibm_*``): the one table of names, and engines for them."""
+"""Backends by name (``torch``, ``aer_*``, ``fake_*``, ``ibm_*``): the one table of names (``registry``), a
+validated request (``spec``), the families (``aer``, ``fake``, ``ibm``) and a run's ``session``.
 
-from .engines import ENGINE_PATTERNS, ENGINES, make_engine
-from .registry import (
-    BackendError,
-    BackendUnavailableError,
-    UnknownBackendError,
-    make_backend_engine,
-    target_backend,
-)
+The names below are loaded on first use (PEP 562): ``backends.spec`` and ``backends.registry`` load no qiskit, so
+a config can validate backend options without it; the session (engines) loads qiskit, never qiskit_aer or
+qiskit_ibm_runtime until a family needs them.
+"""
 
-__all__ = [
-    "ENGINES", "ENGINE_PATTERNS", "make_engine", "make_backend_engine", "target_backend", "BackendError",
-    "BackendUnavailableError", "UnknownBackendError",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BackendError": ".base", "BackendUnavailableError": ".base", "UnknownBackendError": ".base",
+    "SamplerBackend": ".base", "BackendFamily": ".registry", "backend_choices": ".registry",
+    "backend_family": ".registry", "target_backend": ".registry", "BackendSpec": ".spec",
+    "BackendSession": ".session", "make_engine": ".session",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

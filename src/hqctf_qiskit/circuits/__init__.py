@@ -1,11 +1,34 @@
-"""Qiskit circuits for QPG: ansatz specification and builder, hardware-aware transpilation and packing."""
+"""Qiskit circuits for QPG: ansatz specification and builder, hardware-aware transpilation and packing, statistics.
 
-from .ansatz import ENTANGLEMENTS, ROTATION_BLOCKS, AnsatzSpec, build_ansatz, entangling_pairs
-from .packing import PackedCircuit, marginal_probabilities, max_slots, pack_ansatz, pack_circuit
-from .transpile import find_line_layouts, swap_count, transpile_isa, two_qubit_gate_count
+No backend names are resolved here (that is ``backends``): these functions take a device object. The names below
+are loaded on first use (PEP 562), so ``circuits.ansatz``'s plain ``AnsatzSpec`` can be used without qiskit.
+"""
 
-__all__ = [
-    "AnsatzSpec", "build_ansatz", "entangling_pairs", "ENTANGLEMENTS", "ROTATION_BLOCKS",
-    "find_line_layouts", "transpile_isa", "two_qubit_gate_count", "swap_count",
-    "PackedCircuit", "pack_ansatz", "pack_circuit", "max_slots", "marginal_probabilities",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    **dict.fromkeys(("AnsatzSpec", "build_ansatz", "entangling_pairs", "ENTANGLEMENTS", "ROTATION_BLOCKS"),
+                    ".ansatz"),
+    **dict.fromkeys(("find_line_layouts", "transpile_isa", "swap_count"), ".transpile"),
+    **dict.fromkeys(("PackedCircuit", "pack_ansatz", "pack_circuit", "max_slots", "marginal_probabilities"),
+                    ".packing"),
+    **dict.fromkeys(("is_two_qubit_gate", "two_qubit_counts", "two_qubit_gate_count", "LogicalStats",
+                     "TranspiledStats"), ".stats"),
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

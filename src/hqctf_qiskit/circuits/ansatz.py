@@ -1,11 +1,18 @@
-"""Ansatz specification and builder: the Qiskit circuit is the single source of truth for every engine."""
+"""Ansatz specification and builder: the Qiskit circuit is the single source of truth for every engine.
+
+``AnsatzSpec`` is plain data: importing this module loads no qiskit, so a config can validate an ansatz and a
+low-rank budget can count its parameters without it; ``build_ansatz`` imports qiskit.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qiskit.circuit import ParameterVector, QuantumCircuit
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from qiskit.circuit import QuantumCircuit
 
 ROTATION_BLOCKS: dict[str, tuple[str, ...]] = {"ry": ("ry",), "ry_rz": ("ry", "rz")}
 ENTANGLEMENTS = ("linear", "reverse_linear", "circular", "full")
@@ -28,13 +35,13 @@ class AnsatzSpec:
         if self.num_qubits is not None and self.num_qubits < 1:
             raise ValueError(f"num_qubits must be >= 1, got {self.num_qubits}")
         if self.reps < 0:
-            raise ValueError(f"reps must be >= 0, got {self.reps}")
+            raise ConfigError(f"reps must be >= 0, got {self.reps}")
         if self.rotation not in ROTATION_BLOCKS:
-            raise ValueError(f"unknown rotation block {self.rotation!r}; choose from {sorted(ROTATION_BLOCKS)}")
+            raise ConfigError(f"unknown rotation block {self.rotation!r}; choose from {sorted(ROTATION_BLOCKS)}")
         if self.entanglement not in ENTANGLEMENTS:
-            raise ValueError(f"unknown entanglement {self.entanglement!r}; choose from {list(ENTANGLEMENTS)}")
+            raise ConfigError(f"unknown entanglement {self.entanglement!r}; choose from {list(ENTANGLEMENTS)}")
         if self.reps == 0 and not self.final_rotation:
-            raise ValueError("an ansatz with reps=0 needs final_rotation=True (otherwise it has no parameters)")
+            raise ConfigError("an ansatz with reps=0 needs final_rotation=True (otherwise it has no parameters)")
 
     def with_qubits(self, num_qubits: int) -> "AnsatzSpec":
         return replace(self, num_qubits=num_qubits)
@@ -74,11 +81,13 @@ def entangling_pairs(num_qubits: int, entanglement: str) -> list[tuple[int, int]
         return ([(n - 1, 0)] if n > 2 else []) + linear
     if entanglement == "full":
         return [(i, j) for i in range(n) for j in range(i + 1, n)]
-    raise ValueError(f"unknown entanglement {entanglement!r}; choose from {list(ENTANGLEMENTS)}")
+    raise ConfigError(f"unknown entanglement {entanglement!r}; choose from {list(ENTANGLEMENTS)}")
 
 
 def build_ansatz(spec: AnsatzSpec, name: str = "θ") -> QuantumCircuit:
     """Rotation layers interleaved with CX entangling blocks; parameters in a ParameterVector in application order."""
+    from qiskit.circuit import ParameterVector, QuantumCircuit
+
     n = spec._require_qubits()
     gates = ROTATION_BLOCKS[spec.rotation]
     theta = ParameterVector(name, spec.num_parameters())

@@ -27,6 +27,8 @@ from typing import Any
 from qiskit.circuit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
+from .stats import is_two_qubit_gate, two_qubit_gate_count
+
 log = logging.getLogger(__name__)
 
 ROUTING_SWAPS_KEY = "hqctf_routing_swaps"
@@ -36,7 +38,6 @@ SIMULATOR_WIDTH_LIMIT = 16
 shots it saves, while 16 qubits stay in milliseconds. Aer's own limit (``AerSimulator().num_qubits``, 30) needs
 16 GiB."""
 PATHS_PER_START = 64
-NON_GATES = frozenset({"barrier", "measure", "delay", "reset", "save_probabilities", "save_statevector"})
 
 
 def coupling_edges(backend: Any) -> list[tuple[int, int]] | None:
@@ -64,8 +65,7 @@ def _error_tables(
                 node_error[qargs[0]] = _error(properties)
     edge_error: dict[tuple[int, int], float] = {}
     for name in target.operation_names:
-        operation = target.operation_from_name(name)
-        if getattr(operation, "num_qubits", 0) != 2 or name in NON_GATES:
+        if not is_two_qubit_gate(target.operation_from_name(name)):
             continue
         for qargs, properties in target[name].items():
             if qargs is None or len(qargs) != 2:
@@ -229,15 +229,6 @@ def transpile_isa(
     log.debug("transpiled %s for %s: depth %d, %d two-qubit gates, %d routing swaps", circuit.name,
               getattr(backend, "name", backend), isa.depth(), two_qubit_gate_count(isa), swap_count(isa))
     return isa
-
-
-def two_qubit_gate_count(circuit: QuantumCircuit) -> int:
-    """Two-qubit gates (ecr, cz, cx, swap, ...) in a circuit; barriers, measurements and directives do not count."""
-    return sum(
-        1 for instruction in circuit.data
-        if instruction.operation.num_qubits == 2 and instruction.operation.name not in NON_GATES
-        and not getattr(instruction.operation, "_directive", False)
-    )
 
 
 def swap_count(circuit: QuantumCircuit) -> int:

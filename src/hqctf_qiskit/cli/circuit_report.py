@@ -8,20 +8,23 @@ from typing import Any
 
 import click
 
+from ..io import atomic_write_text
 from .errors import friendly_errors
-from .options import BACKEND_OPTIONS, MODEL_OPTIONS, apply_options, merged_config
+from .options import LOWRANK_KEYS, config_file_option, config_options, given_options, merged_config, section_keys
+
+# the options of a run that decide its circuits: model, QPG weight source, backend, and the seed (transpiler)
+REPORT_KEYS = [*section_keys("model", "weights", "backend", exclude=LOWRANK_KEYS), "seed"]
 
 
 def make_report(config_file: str | None, options: dict[str, Any]) -> Any:
     from ..hardware.cost import circuit_report_for
 
-    return circuit_report_for(merged_config(config_file, options))
+    return circuit_report_for(merged_config(config_file, given_options(options)))
 
 
 @click.command("circuit-report")
-@apply_options(MODEL_OPTIONS)
-@apply_options(BACKEND_OPTIONS)
-@click.option("--seed", type=int, help="Run seed; also the transpiler seed, as in training [0].")
+@config_file_option()
+@config_options(REPORT_KEYS)
 @click.option("--json", "json_out", is_flag=False, flag_value="-", default=None, metavar="[PATH]",
               help="Write the report as JSON to PATH (or stdout when no PATH is given; the table is not printed).")
 @click.option("--qasm", "qasm_dir", type=click.Path(file_okay=False), help="Write OpenQASM 3 of each circuit here.")
@@ -40,7 +43,7 @@ def circuit_report(config_file: str | None, json_out: str | None, qasm_dir: str 
             click.echo(text)
         else:
             Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-            Path(json_out).write_text(text + "\n")
+            atomic_write_text(Path(json_out), text + "\n")
             click.echo(f"wrote {json_out}")
     if qasm_dir:
         paths = report.write_qasm(qasm_dir)

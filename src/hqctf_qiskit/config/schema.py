@@ -1,140 +1,155 @@
-"""The training configuration: every option with its default, loadable from YAML, saved with every run."""
+"""The run config: five sections (data, model, weights, backend, optim) validated once, by pydantic.
+
+Config files and the command line speak FLAT option keys (``epochs: 3``, ``--epochs 3``) as run folders always
+have; code reads ``config.<section>.<field>``. :meth:`TrainConfig.from_flat` maps one to the other and turns any
+validation error into one line naming the option and where its value came from. Every field declares its help and
+choices next to its type (:class:`~.fields.Option`); the CLI options are generated from them.
+
+Names are checked against the registries that define them (architectures, mappings, backends, gradients), and
+backend values with the backends' own rules, imported when a config is validated; those modules load no qiskit.
+The ansatz's names (rotation, entanglement) live with the circuit builder (qiskit), so they are checked only when
+QPG layers are selected or a ``qpg`` rank budget is counted: a classical or low-rank run does not import qiskit.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import platform
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+import difflib
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+
+from ..errors import ConfigError, HqctfError
+from .fields import Option, OptionError, option_of, resolve
+from .messages import Source, config_error, label_for
 
 DEFAULT_CLASSES = ("background", "kidney", "tumor")
+# Their names are defined with the circuit builder, which imports qiskit: checked only when circuits are used.
+ANSATZ_FIELDS = ("rotation", "entanglement")
 
 
-from ..errors import ConfigError  # noqa: E402  (re-exported: the option errors of the config)
+def _is_selected(layers: str) -> bool:
+    return layers.strip().lower() not in ("", "none")
 
 
-@dataclass
-class TrainConfig:
-    # data
-    data: str | None = None  # None: the embedded synthetic phantom (generated once, cached)
-    classes: list[str] = field(default_factory=lambda: list(DEFAULT_CLASSES))
-    label_map: str | None = None
-    window: list[float] = field(default_factory=lambda: [-79.0, 304.0])
-    image_size: int = 128
-    foreground_fraction: float | None = 0.5
-    splits: str | None = None
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    phantom_cases: int = 12
-    # model
-    arch: str = "unet"
-    encoder: str = "resnet18"
-    # QPG
-    qpg_layers: str = "decoder"
-    mapping: str = "affine"
-    chunk: int = 32
-    reps: int = 2
-    rotation: str = "ry"
-    entanglement: str = "linear"
-    lowrank_layers: str = "none"  # the low-rank baseline: same selection syntax as qpg_layers
-    rank: int | None = None  # fixed rank of low-rank layers, or ...
-    rank_budget: str | None = None  # ... "qpg" (match the QPG budget of those layers) or a parameter count
-    backend: str = "torch"
-    shots: int | None = None  # None: exact probabilities
-    gradient: str = "param-shift"  # sampler backends: param-shift or spsa
-    pack: bool = False  # sampler backends: several channels per wide circuit
-    optimization_level: int = 1
-    # optimisation
-    device: str = "auto"
-    epochs: int = 10
-    max_steps: int | None = None
-    samples_per_epoch: int | None = None
-    batch_size: int = 8
-    lr: float = 1e-3
-    qpg_lr: float = 1e-2
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    amp: bool = True
-    seed: int = 0
-    out: str | None = None
+def _comma_list(value: Any) -> Any:
+    """``"a,b"`` (the command line's form, also accepted in files) → ``["a", "b"]``; anything else unchanged."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
-    # -- construction -----------------------------------------------------------------------------------------
+
+class Section(BaseModel):
+    """A group of options; unknown keys and assignment after validation are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def check_choices(self, skip: tuple[str, ...] = ()) -> None:
+        """Named choices and owner-written checks of each field but ``skip`` (resolving their registries now)."""
+        for name, info in type(self).model_fields.items():
+            if name in skip:
+                continue
+            option, value = option_of(info), getattr(self, name)
+            key = option.key or name
+            if option.check is not None:
+                try:
+                    resolve(option.check)(value)
+                except HqctfError as exc:  # the owner's message names the option; keep only the problem
+                    raise OptionError(key, str(exc).removeprefix(f"--{key.replace('_', '-')}: ")) from None
+                continue
+            allowed = option.choice_names()
+            if value is not None and isinstance(allowed, list) and value not in allowed:
+                raise OptionError(key, f"unknown value {value!r}; choose from {', '.join(allowed)}")
+
+
+class DataConfig(Section):
+    source: Annotated[str | None, Option(
+        "KiTS-layout folder or a CSV/JSON list of image/label pairs.", key="data",
+        default_text="the synthetic phantom")] = None
+    classes: Annotated[list[str], Option("Comma-separated class names (label value = position).",
+                                         metavar="NAME,NAME,...")] = Field(
+        default_factory=lambda: list(DEFAULT_CLASSES))
+    label_map: Annotated[str | None, Option("Label remap, e.g. 2:1,3:1 (unlisted labels become background).")] = None
+    window: Annotated[list[float], Option("HU window LOW,HIGH.", metavar="LOW,HIGH")] = Field(
+        default_factory=lambda: [-79.0, 304.0])
+    image_size: Annotated[int, Option("In-plane size of training slices."), Field(ge=1)] = 128
+    foreground_fraction: Annotated[float | None, Option("Share of sampled slices with foreground."),
+                                   Field(ge=0, le=1)] = 0.5
+    splits: Annotated[str | None, Option("Reuse a splits.json (split by case).")] = None
+    val_fraction: Annotated[float, Option("Share of cases for validation.")] = 0.2
+    test_fraction: Annotated[float, Option("Share of cases for test.")] = 0.2
+    phantom_cases: Annotated[int, Option("Cases of the default phantom dataset."), Field(ge=1)] = 12
+
+    _split_lists = field_validator("classes", "window", mode="before")(_comma_list)
+
+    @field_validator("classes")
     @classmethod
-    def field_names(cls) -> set[str]:
-        return {f.name for f in dataclasses.fields(cls)}
+    def _distinct_classes(cls, classes: list[str]) -> list[str]:
+        if len(classes) < 2 or len(set(classes)) != len(classes):
+            raise ValueError(f"need at least two distinct class names, got {classes}")
+        return classes
 
+    @field_validator("window")
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
-        unknown = set(data) - cls.field_names()
-        if unknown:
-            raise ConfigError(f"{source}: unknown option(s) {', '.join(sorted(unknown))}")
-        config = cls(**{k: v for k, v in data.items() if k != "versions"})
-        config.validate()
-        return config
+    def _ordered_window(cls, window: list[float]) -> list[float]:
+        if len(window) != 2 or window[0] >= window[1]:
+            raise ValueError(f"need LOW,HIGH with LOW < HIGH, got {window}")
+        return window
 
+
+class ModelConfig(Section):
+    arch: Annotated[str, Option("smp architecture: {choices}.", choices="..models:ARCHITECTURES")] = "unet"
+    encoder: Annotated[str, Option("smp encoder (e.g. resnet18, resnet34).")] = "resnet18"
+
+    @field_validator("arch")
     @classmethod
-    def from_yaml(cls, path: str | Path) -> dict[str, Any]:
-        """The options set in a YAML file (keys with dashes or underscores), to merge under CLI options."""
-        path = Path(path)
-        data = read_yaml_mapping(path, "--config: ", "option: value")
-        data = {str(k).replace("-", "_"): v for k, v in data.items()}
-        data.pop("versions", None)
-        unknown = set(data) - cls.field_names()
-        if unknown:
-            raise ConfigError(f"--config: {path} has unknown option(s) {', '.join(sorted(unknown))}")
-        return data
+    def _lower(cls, arch: str) -> str:
+        return arch.lower()
 
-    def validate(self) -> None:
-        from ..circuits.ansatz import ENTANGLEMENTS, ROTATION_BLOCKS
-        from ..models import ARCHITECTURES
-        from ..qpg.mappings import MAPPINGS
 
-        def choice(option: str, value: str, choices) -> None:
-            if value not in choices:
-                raise ConfigError(f"--{option}: unknown value {value!r}; choose from {', '.join(choices)}")
+class WeightsConfig(Section):
+    """Where the weights of the selected layers come from: QPG circuits, or low-rank factors (the baseline)."""
 
-        choice("arch", self.arch.lower(), list(ARCHITECTURES))
-        choice("mapping", self.mapping, list(MAPPINGS))
-        choice("entanglement", self.entanglement, list(ENTANGLEMENTS))
-        choice("rotation", self.rotation, list(ROTATION_BLOCKS))
-        choice("schedule", self.schedule, ["cosine", "poly", "constant"])
-        choice("device", self.device, ["auto", "cpu", "cuda"])
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "image_size": self.image_size,
-                    "chunk": self.chunk, "phantom_cases": self.phantom_cases}
-        for option, value in positive.items():
-            if int(value) < 1:
-                raise ConfigError(f"--{option.replace('_', '-')}: must be >= 1, got {value}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"--max-steps: must be >= 1, got {self.max_steps}")
-        choice("gradient", self.gradient, ["param-shift", "spsa"])
-        if self.shots is not None and self.shots < 1:
-            raise ConfigError(f"--shots: must be >= 1, got {self.shots}")
-        if self.optimization_level not in (0, 1, 2, 3):
-            raise ConfigError(f"--optimization-level: must be 0-3, got {self.optimization_level}")
-        if self.rank is not None and self.rank < 1:
-            raise ConfigError(f"--rank: must be >= 1, got {self.rank}")
-        if self.rank_budget is not None and self.rank_budget != "qpg" and not str(self.rank_budget).isdigit():
-            raise ConfigError(f"--rank-budget: 'qpg' or a number of parameters, got {self.rank_budget!r}")
-        lowrank = self.lowrank_layers.strip().lower() not in ("", "none")
-        if lowrank and (self.rank is None) == (self.rank_budget is None):
-            raise ConfigError("--lowrank-layers: give exactly one of --rank N or --rank-budget qpg|N")
-        if self.reps < 0:
-            raise ConfigError(f"--reps: must be >= 0, got {self.reps}")
-        if self.lr <= 0 or self.qpg_lr <= 0:
-            raise ConfigError("--lr/--qpg-lr: learning rates must be positive")
-        if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
-            raise ConfigError(f"--classes: need at least two distinct class names, got {self.classes}")
-        if len(self.window) != 2 or self.window[0] >= self.window[1]:
-            raise ConfigError(f"--window: need LOW,HIGH with LOW < HIGH, got {self.window}")
+    qpg_layers: Annotated[str, Option("Roles (encoder, decoder, head, all) or globs; 'none' = classical.")] = "decoder"
+    mapping: Annotated[str, Option("Probabilities to weights: {choices}.",
+                                   choices="..qpg.mappings:MAPPINGS")] = "affine"
+    chunk: Annotated[int, Option("Weights per basis state for the chunked mapping."), Field(ge=1)] = 32
+    reps: Annotated[int, Option("Ansatz repetitions."), Field(ge=0)] = 2
+    rotation: Annotated[str, Option("Rotation block: {choices}.",
+                                    choices="..circuits.ansatz:ROTATION_BLOCKS")] = "ry"
+    entanglement: Annotated[str, Option("Entangling pattern: {choices}.",
+                                        choices="..circuits.ansatz:ENTANGLEMENTS")] = "linear"
+    lowrank_layers: Annotated[str, Option("Low-rank baseline on these layers (same syntax as --qpg-layers).")] = "none"
+    rank: Annotated[int | None, Option("Rank of the low-rank layers."), Field(ge=1)] = None
+    rank_budget: Annotated[Literal["qpg"] | int | None, Option(
+        "Instead of --rank: 'qpg' (the QPG budget of those layers) or a parameter count.", metavar="qpg|N")] = None
 
-    # -- output -----------------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @field_validator("rank_budget", mode="before")
+    @classmethod
+    def _budget(cls, value: Any) -> Any:
+        if value is None or value == "qpg":
+            return value
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+            raise ValueError(f"'qpg' or a number of parameters, got {value!r}")
+        return int(text)
 
-    def ansatz(self):
+    @model_validator(mode="after")
+    def _one_rank_rule(self) -> "WeightsConfig":
+        if self.has_lowrank and (self.rank is None) == (self.rank_budget is None):
+            raise OptionError("lowrank_layers", "give exactly one of --rank N or --rank-budget qpg|N")
+        return self
+
+    @property
+    def has_qpg(self) -> bool:
+        return _is_selected(self.qpg_layers)
+
+    @property
+    def has_lowrank(self) -> bool:
+        return _is_selected(self.lowrank_layers)
+
+    def ansatz(self) -> Any:
         from ..circuits.ansatz import AnsatzSpec
 
         return AnsatzSpec(reps=self.reps, rotation=self.rotation, entanglement=self.entanglement)
@@ -142,60 +157,135 @@ class TrainConfig:
     def mapping_options(self) -> dict[str, Any]:
         return {"chunk": self.chunk} if self.mapping == "chunked" else {}
 
-    def engine_options(self) -> dict[str, Any]:
-        """Options for ``make_engine``: the exact torch engine takes shots only; sampler backends take all."""
-        options: dict[str, Any] = {}
-        if self.shots is not None:
-            options.update(shots=self.shots, seed=self.seed)
-        if self.backend != "torch":
-            options.update(gradient=self.gradient, pack=self.pack, optimization_level=self.optimization_level,
-                           seed=self.seed)
-        return options
+
+class BackendConfig(Section):
+    """What runs the QPG circuits. The rules are the backends' own (``backends.spec``, ``engines.cost``): each value
+    is checked here with them; combinations (e.g. shots for a sampling device) when a run opens its backend."""
+
+    name: Annotated[str, Option("Backend: {choices}.", key="backend", choices="..backends.registry:backend_choices",
+                                check="..backends.registry:backend_family")] = "torch"
+    shots: Annotated[int | None, Option("Shots per circuit.", default_text="exact probabilities",
+                                        check="..engines.cost:check_shots")] = None
+    gradient: Annotated[str, Option("Sampler backends' gradient: {choices}.", choices="..engines.cost:GRADIENTS",
+                                    check="..engines.cost:check_gradient")] = "param-shift"
+    pack: Annotated[bool, Option("Sampler backends: several channels per wide circuit.")] = False
+    optimization_level: Annotated[int, Option("Transpiler optimization level: {choices}.",
+                                              choices="..backends.spec:OPTIMIZATION_LEVELS",
+                                              check="..backends.spec:check_optimization_level")] = 1
 
     @property
     def is_hardware(self) -> bool:
-        return self.backend.startswith("ibm_")
+        from ..backends.registry import backend_family
+
+        return backend_family(self.name).kind == "ibm"
 
 
-def read_yaml_mapping(path: Path, prefix: str, what: str) -> dict[str, Any]:
-    """A YAML file holding a mapping; missing, malformed or non-mapping files are one-line ConfigErrors."""
-    if not path.is_file():
-        raise ConfigError(f"{prefix}{path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{prefix}{path} is not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix}{path} must hold a mapping of {what}")
-    return data
+class OptimConfig(Section):
+    """How the run trains: device, length, batch, learning rates, schedule, seed and run folder."""
+
+    device: Annotated[str, Option("Device: {choices}.", choices=("auto", "cpu", "cuda"))] = "auto"
+    epochs: Annotated[int, Option("Epochs."), Field(ge=1)] = 10
+    max_steps: Annotated[int | None, Option("Stop after N optimizer steps (smoke runs)."), Field(ge=1)] = None
+    samples_per_epoch: Annotated[int | None, Option("Slices drawn per epoch.", default_text="all training slices"),
+                                 Field(ge=1)] = None
+    batch_size: Annotated[int, Option("Batch size."), Field(ge=1)] = 8
+    lr: Annotated[float, Option("Learning rate of classical parameters."), Field(gt=0)] = 1e-3
+    qpg_lr: Annotated[float, Option("Learning rate of circuit and mapping parameters."), Field(gt=0)] = 1e-2
+    weight_decay: Annotated[float, Option("AdamW weight decay."), Field(ge=0)] = 1e-4
+    schedule: Annotated[str, Option("Learning-rate schedule: {choices}.",
+                                    choices=("cosine", "poly", "constant"))] = "cosine"
+    amp: Annotated[bool, Option("Mixed precision on CUDA.")] = True
+    seed: Annotated[int, Option("Seed of the run (split, initialisation, sampling, transpiler).")] = 0
+    out: Annotated[str | None, Option(
+        "Run folder.", default_text="a new folder under the runs root ($HQCTF_RUNS or ./runs)")] = None
 
 
-def library_versions() -> dict[str, str]:
-    """Versions recorded with every run (reproducibility)."""
-    from importlib.metadata import PackageNotFoundError, version
+class TrainConfig(BaseModel):
+    """Everything a training run is given; saved as the run folder's ``config.yaml`` (flat keys)."""
 
-    versions = {"python": platform.python_version()}
-    for package in ("hqctf-qiskit", "torch", "segmentation-models-pytorch", "qiskit", "qiskit-aer",
-                    "qiskit-machine-learning", "qiskit-ibm-runtime", "nibabel", "numpy"):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ("data", "model", "weights", "backend", "optim")
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    weights: WeightsConfig = Field(default_factory=WeightsConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> "TrainConfig":
+        for section in (self.data, self.model, self.backend, self.optim):
+            section.check_choices()
+        uses_circuits = self.weights.has_qpg or self.weights.rank_budget == "qpg"
+        self.weights.check_choices(skip=() if uses_circuits else ANSATZ_FIELDS)
+        return self
+
+    # -- flat keys <-> sections ---------------------------------------------------------------------------------
+    @classmethod
+    def from_flat(cls, values: Mapping[str, Any], source: Source = "config") -> "TrainConfig":
+        """A validated config from flat options (dashes or underscores); ``source`` names where they came from:
+        one label for all (``"--config: my.yaml"``) or one per key (``{"epochs": "--epochs"}``)."""
+        nested: dict[str, dict[str, Any]] = {section: {} for section in cls.SECTIONS}
+        written: dict[str, str] = {}
+        for raw_key, value in values.items():
+            key = str(raw_key).replace("-", "_")
+            if key not in FLAT_KEYS:
+                close = difflib.get_close_matches(key, list(FLAT_KEYS), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"{label_for(source, key, str(raw_key))}: unknown option{hint}")
+            section, name = FLAT_KEYS[key]
+            nested[section][name] = value
+            written[key] = str(raw_key)
         try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+            return cls.model_validate(nested)
+        except ValidationError as exc:
+            raise config_error(exc, lambda key: label_for(source, key, written.get(key, key)),
+                               FIELD_KEYS) from None
+
+    def to_flat(self) -> dict[str, Any]:
+        """The flat options, in schema order: what ``config.yaml`` holds (with a ``versions`` block)."""
+        flat: dict[str, Any] = {}
+        for section_name in self.SECTIONS:
+            section = getattr(self, section_name)
+            dumped = section.model_dump()
+            for name, info in type(section).model_fields.items():
+                flat[option_of(info).key or name] = dumped[name]
+        return flat
+
+    def with_options(self, **changes: Any) -> "TrainConfig":
+        """A copy with some flat options changed, validated again (``config.with_options(backend="torch")``)."""
+        return type(self).from_flat({**self.to_flat(), **changes}, source="config")
+
+    # -- what the library needs from it -------------------------------------------------------------------------
+    def engine_options(self) -> dict[str, Any]:
+        """Options for ``make_engine``: the exact torch engine takes shots only; sampler backends take all."""
+        backend, seed = self.backend, self.optim.seed
+        options: dict[str, Any] = {}
+        if backend.shots is not None:
+            options.update(shots=backend.shots, seed=seed)
+        if backend.name != "torch":
+            options.update(gradient=backend.gradient, pack=backend.pack,
+                           optimization_level=backend.optimization_level, seed=seed)
+        return options
 
 
-def save_config(config: TrainConfig, path: Path) -> None:
-    data = config.to_dict()
-    data["versions"] = library_versions()
-    from ..io import atomic_write_text
+def _flat_keys() -> dict[str, tuple[str, str]]:
+    keys: dict[str, tuple[str, str]] = {}
+    for section in TrainConfig.SECTIONS:
+        section_type = TrainConfig.model_fields[section].annotation
+        for name, info in section_type.model_fields.items():
+            key = option_of(info).key or name
+            assert key not in keys, f"flat key {key} used twice"
+            keys[key] = (section, name)
+    return keys
 
-    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
+
+FLAT_KEYS: dict[str, tuple[str, str]] = _flat_keys()  # flat option key -> (section, field)
+FIELD_KEYS: dict[tuple[str, str], str] = {place: key for key, place in FLAT_KEYS.items()}
 
 
-def load_run_config(run_dir: Path) -> TrainConfig:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir}: not a run folder (no config.yaml)")
-    data = yaml.safe_load(path.read_text()) or {}
-    data.pop("versions", None)
-    return TrainConfig.from_dict(data, source=str(path))
+def field_info(key: str) -> FieldInfo:
+    """The pydantic FieldInfo behind a flat option key (its type, constraints, default and Option)."""
+    section, name = FLAT_KEYS[key]
+    return TrainConfig.model_fields[section].annotation.model_fields[name]

@@ -21,6 +21,7 @@ import nibabel as nib
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from ..io import atomic_create
 from .errors import DataError
 
 __all__ = ["make_phantom_case", "write_phantom_dataset"]
@@ -218,7 +219,7 @@ def _save(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
     img.header.set_xyzt_units("mm", "sec")
-    nib.save(img, str(path))
+    atomic_create(path, lambda tmp: nib.save(img, str(tmp)))
 
 
 def make_phantom_case(

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..io import save_figure
-from ..lowrank.apply import generated_weight_modules
+from ..weightgen.export import generated_layers
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def layer_ranks(model: nn.Module) -> dict[str, dict[str, float]]:
 
     Empty for a classical model. Call it outside autocast, so the weights are generated in full precision.
     """
-    return {name: effective_ranks(module.generated_weight()) for name, module in generated_weight_modules(model)}
+    return {name: effective_ranks(module.generated_weight()) for name, module in generated_layers(model)}
 
 
 def flatten_ranks(ranks: Mapping[str, Mapping[str, float]]) -> dict[str, float]:

@@ -10,6 +10,8 @@ one call whatever B and P are, instead of qiskit-machine-learning's ``ParamShift
 - ``spsa``: ∂p/∂θ ≈ (p(θ + εΔ) − p(θ − εΔ)) / (2ε) · Δ with Rademacher Δ (Δ_j = ±1 so 1/Δ_j = Δ_j),
   averaged over ``samples`` draws. 2·samples rows per channel regardless of P. With shots, ε must be large enough
   that the difference p(θ+εΔ) − p(θ−εΔ) ≈ 2ε·∇p·Δ exceeds the shot noise; 0.05 is a shot-appropriate default.
+
+What a step costs (rows per channel, circuits with packing) is counted in ``cost``, next to this module.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
-GRADIENTS = ("param-shift", "spsa")
 SHIFT = np.pi / 2
 
 Evaluate = Callable[[np.ndarray], np.ndarray]
@@ -56,15 +57,6 @@ def spsa_vjp(
     probs = evaluate(rows.reshape(-1, theta.shape[1])).reshape(samples, 2, theta.shape[0], -1)
     slope = np.einsum("bk,sbk->sb", grad_output, probs[:, 0] - probs[:, 1]) / (2 * epsilon)  # [S, B]
     return np.einsum("sb,sbp->bp", slope, delta) / samples
-
-
-def rows_per_channel(gradient: str, num_parameters: int, spsa_samples: int = 1) -> int:
-    """Circuit parameter sets one channel needs for one backward pass."""
-    if gradient == "param-shift":
-        return 2 * num_parameters
-    if gradient == "spsa":
-        return 2 * spsa_samples
-    raise ValueError(f"unknown --gradient {gradient!r}; choose from {', '.join(GRADIENTS)}")
 
 
 class SampledProbabilities(Protocol):

@@ -45,18 +45,16 @@ from qiskit.circuit import ParameterExpression, QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
+from ..errors import ConfigError
 from ..circuits.packing import PackedCircuit, bitarray_probabilities, marginal_probabilities, max_slots, pack_circuit
 from ..circuits.transpile import coupling_edges, find_line_layouts, transpile_isa
-from .base import UnsupportedCircuitError
-from .gradients import GRADIENTS, SamplerFunction, param_shift_jacobian, rows_per_channel, spsa_vjp
+from .base import ShotsRequiredError, UnsupportedCircuitError
+from .cost import check_gradient, check_shots, step_cost
+from .gradients import SamplerFunction, param_shift_jacobian, spsa_vjp
 
 log = logging.getLogger(__name__)
 
 PARAM_SHIFT_GATES = frozenset({"rx", "ry", "rz", "p", "u1", "rxx", "ryy", "rzz", "rzx"})
-
-
-class ShotsRequiredError(ValueError):
-    """A sampling backend was asked for exact probabilities."""
 
 
 class CountingSampler(BaseSamplerV2):
@@ -158,12 +156,13 @@ class SamplerEngine:
     coupling map chooses the qubit lines); in exact mode (``shots=None``) a noise-free ``AerSimulator``, which also
     runs the circuits. ``pack``: ``True`` for as many channels per wide circuit as the device has qubit lines
     (capped at ``max_width`` qubits for local simulation), an int for at most that many, ``False`` for one.
-    ``reseed(seed)`` is called before each sampler call with ``seed + call index`` (simulators); ``on_close`` by
-    ``close()`` (an IBM Batch session). ``fast_sampling`` (noise-free Aer ``backend``, unpacked): the gradient's
-    shots are drawn from Aer's exact probabilities, one seeded multinomial per parameter set — the distribution
-    Aer's sampler draws from when all measurements are terminal, without its per-shot cost (Aer samples ~3.5 ms per
-    4096-shot experiment, and SamplerV2 turns every shot into a string: 2.3 s against 0.1 s for the 576 parameter
-    sets of a B=16, n=6 parameter-shift pass). The forward still runs on the sampler through SamplerQNN.
+    ``reseed(seed)`` is called before each sampler call with ``seed + call index`` (simulators); ``on_close`` once by
+    ``close()`` (what an engine made outside a run's session must release: its own IBM Batch). ``fast_sampling``
+    (noise-free Aer ``backend``, unpacked): the gradient's shots are drawn from Aer's exact probabilities, one
+    seeded multinomial per parameter set — the distribution Aer's sampler draws from when all measurements are
+    terminal, without its per-shot cost (Aer samples ~3.5 ms per 4096-shot experiment, and SamplerV2 turns every
+    shot into a string: 2.3 s against 0.1 s for the 576 parameter sets of a B=16, n=6 parameter-shift pass). The
+    forward still runs on the sampler through SamplerQNN.
     """
 
     def __init__(
@@ -183,12 +182,10 @@ class SamplerEngine:
         on_close: Callable[[], None] | None = None,
         fast_sampling: bool = False,
     ) -> None:
-        if gradient not in GRADIENTS:
-            raise ValueError(f"unknown --gradient {gradient!r}; choose from {', '.join(GRADIENTS)}")
-        if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 1):
-            raise ValueError(f"--shots must be a positive integer, got {shots!r}")
+        check_gradient(gradient)
+        check_shots(shots)
         if spsa_epsilon <= 0 or spsa_samples < 1:
-            raise ValueError(f"SPSA needs epsilon > 0 and samples >= 1, got {spsa_epsilon}, {spsa_samples}")
+            raise ConfigError(f"SPSA needs epsilon > 0 and samples >= 1, got {spsa_epsilon}, {spsa_samples}")
         if shots is not None and sampler is None:
             raise ValueError("SamplerEngine with --shots needs a sampler")
         self.circuit = circuit
@@ -200,7 +197,8 @@ class SamplerEngine:
         self.optimization_level, self.seed = optimization_level, seed
         self._rng = np.random.default_rng(seed)  # SPSA directions
         self._shots_rng = np.random.default_rng([seed, 1])  # fast sampling
-        self._on_close = on_close
+        self.on_close = on_close
+        self.closed = False
         self._aer_runs = self._aer_circuits = self._aer_shots = 0
         self.circuits_per_forward = self.circuits_per_backward = 0
 
@@ -345,15 +343,18 @@ class SamplerEngine:
         return (self.sampler.shots_total if self.sampler is not None else 0) + self._aer_shots
 
     def circuits_per_step(self, batch: int) -> tuple[int, int]:
-        """(forward, backward) circuit executions of one training step for ``batch`` channels."""
-        rows = rows_per_channel(self.gradient, self.num_parameters, self.spsa_samples)
-        return math.ceil(batch / self.slots), math.ceil(batch * rows / self.slots)
+        """(forward, backward) circuit executions of one training step for ``batch`` channels (``engines.cost``)."""
+        cost = step_cost(batch, self.num_parameters, self.gradient, self.slots, self.spsa_samples)
+        return cost.forward, cost.backward
 
     def close(self) -> None:
-        """Release the backend's session (IBM Batch); a no-op elsewhere."""
-        if self._on_close is not None:
-            self._on_close()
-            self._on_close = None
+        """Mark the engine closed and call ``on_close`` once; the sampler itself belongs to the backend session."""
+        if self.closed:
+            return
+        self.closed = True
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
 
     @property
     def isa_circuit(self) -> QuantumCircuit:

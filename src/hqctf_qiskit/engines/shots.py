@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from qiskit.circuit import QuantumCircuit
 
+from .cost import check_shots
 from .statevector import StatevectorEngine
 
 
@@ -20,8 +21,9 @@ class ShotsStatevectorEngine:
         self, circuit: QuantumCircuit, shots: int, dtype: torch.dtype = torch.float32, seed: int | None = None,
         group_count: int | None = None,
     ) -> None:
-        if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
-            raise ValueError(f"--shots must be a positive integer, got {shots!r}")
+        if shots is None:
+            raise ValueError("ShotsStatevectorEngine needs shots; the exact engine is StatevectorEngine")
+        check_shots(shots)
         self.exact = StatevectorEngine(circuit, dtype=dtype, group_count=group_count)
         self.circuit = circuit
         self.num_qubits = self.exact.num_qubits

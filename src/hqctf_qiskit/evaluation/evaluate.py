@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from ..data import CaseVolume, DataError
 from ..inference.model import export_metadata, predict_volume
 from ..io import atomic_write_json, write_csv
@@ -30,7 +30,7 @@ def metric_names(class_names: list[str]) -> list[str]:
 
 def select_case_ids(splits: dict[str, list[str]], split: str, available: list[str]) -> list[str]:
     if split not in SPLITS:
-        raise ValueError(f"--split: unknown split {split!r}; choose from {', '.join(SPLITS)}")
+        raise ConfigError(f"--split: unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if split == "all":
         return available
     ids = [c for c in splits[split] if c in set(available)]
@@ -79,7 +79,7 @@ def evaluate_run(
 
     dev = resolve_device(device)
     if data is not None:
-        config = replace(config, data=data)
+        config = config.with_options(data=data)
     cases = discover(config)
     available = [c.case_id for c in cases]
     splits = resolve_splits(config, cases, run_dir) if split != "all" else {}

@@ -1,74 +1,75 @@
 """What a training config's circuits cost on a backend: the circuit report for its model, and the run's total.
 
-Shared by ``hqctf circuit-report`` and the cost guard of ``hqctf train`` on IBM hardware, so both count alike.
+Shared by ``hqctf circuit-report`` and the cost guard of ``hqctf train`` on IBM hardware, so both count alike; the
+numbers per step are the engines' cost model (``engines.cost``), the device comes from ``backends``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..backends.registry import target_backend
 from ..config.schema import TrainConfig
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..backends.session import BackendSession
+    from .report import CircuitReport, LayerShape
 
 # ibm_* runs above either limit need --yes: a typo in --epochs must not spend a month of hardware time.
 GUARD_MAX_SHOTS = 1_000_000
 GUARD_MAX_JOBS = 50
 
 
-def model_layer_shapes(config: TrainConfig) -> list[Any]:
+def model_layer_shapes(config: TrainConfig) -> list[LayerShape]:
     """The QPG layers ``config`` selects, with the qubit counts training uses (no engines are built)."""
-    from .report import LayerShape
     from ..models import build_model
     from ..qpg import mapping_class, parse_layer_patterns, select_layers
+    from .report import LayerShape
 
-    model = build_model(config.arch, config.encoder, in_channels=1, classes=len(config.classes))
-    patterns = parse_layer_patterns(config.qpg_layers)
+    weights = config.weights
+    model = build_model(config.model.arch, config.model.encoder, in_channels=1, classes=len(config.data.classes))
+    patterns = parse_layer_patterns(weights.qpg_layers)
     if not patterns:
-        raise ValueError("--qpg-layers: 'none' selects no layer, so there is no circuit to report")
-    mapping = mapping_class(config.mapping)
+        raise ConfigError("--qpg-layers: 'none' selects no layer, so there is no circuit to report")
+    mapping = mapping_class(weights.mapping)
     shapes = []
     for name in select_layers(model, patterns):
         weight = model.get_submodule(name).weight
         fan_in = weight[0].numel()
-        qubits = mapping.num_qubits_for(fan_in, **config.mapping_options())
+        qubits = mapping.num_qubits_for(fan_in, **weights.mapping_options())
         shapes.append(LayerShape(name, type(model.get_submodule(name)).__name__, weight.shape[0], fan_in, qubits))
     return shapes
 
 
-def resolve_target(name: str) -> Any | None:
-    """The backend object to transpile against: the engines' registry when it offers one, else the report's own."""
-    registry = f"{__package__.rpartition('.')[0]}.engines.backends"
-    resolver = None
-    if importlib.util.find_spec(registry) is not None:  # a broken registry must fail loudly, not fall back
-        resolver = getattr(importlib.import_module(registry), "target_backend", None)
-    if resolver is None:
-        from .report import target_backend as resolver
-    return resolver(name)
+def circuit_report_for(config: TrainConfig, session: BackendSession | None = None) -> CircuitReport:
+    """The circuit report of ``config``'s model on its backend (transpiled with the run's seed, as trained).
 
-
-def circuit_report_for(config: TrainConfig) -> Any:
-    """The circuit report of ``config``'s model on ``config.backend`` (transpiled with the run's seed, as trained)."""
+    ``session``: the run's backend session, whose device is used (a run opens one IBM service, not two); without
+    one the device is resolved by name.
+    """
     from .report import ReportSettings, build_circuit_report
 
-    settings = ReportSettings(backend=config.backend, shots=config.shots, gradient=config.gradient,
-                              pack=config.pack, optimization_level=config.optimization_level,
-                              seed_transpiler=config.seed)
-    backend = resolve_target(settings.backend)
-    context = {k: getattr(config, k) for k in ("arch", "encoder", "qpg_layers", "mapping", "chunk")}
-    return build_circuit_report(model_layer_shapes(config), config.ansatz(), config.mapping, settings=settings,
-                                backend=backend, context=context)
+    backend, weights = config.backend, config.weights
+    settings = ReportSettings(backend=backend.name, shots=backend.shots, gradient=backend.gradient,
+                              pack=backend.pack, optimization_level=backend.optimization_level,
+                              seed_transpiler=config.optim.seed)
+    device = session.target if session is not None else target_backend(settings.backend)
+    context = {"arch": config.model.arch, "encoder": config.model.encoder, "qpg_layers": weights.qpg_layers,
+               "mapping": weights.mapping, "chunk": weights.chunk}
+    return build_circuit_report(model_layer_shapes(config), weights.ansatz(), weights.mapping, settings=settings,
+                                backend=device, context=context)
 
 
-def run_cost(config: TrainConfig, steps: int) -> dict[str, Any]:
+def run_cost(config: TrainConfig, steps: int, session: BackendSession | None = None) -> dict[str, Any]:
     """Circuits, shots and sampler jobs per training step and for ``steps`` steps (one job per layer and pass)."""
-    totals = circuit_report_for(config).totals()
-    kind = "packed" if config.pack else "unpacked"
+    totals = circuit_report_for(config, session).totals()
+    kind = "packed" if config.backend.pack else "unpacked"
     circuits = totals["circuits_per_step"][kind]["total"]
     shots = totals["shots_per_step"][kind] or 0
     jobs = 2 * totals["layers"]  # forward and backward: one sampler call (one PUB) per QPG layer each
     return {
-        "steps": steps, "layers": totals["layers"], "packing": config.pack,
+        "steps": steps, "layers": totals["layers"], "packing": config.backend.pack,
         "per_step": {"circuits": circuits, "shots": shots, "jobs": jobs},
         "run": {"circuits": circuits * steps, "shots": shots * steps, "jobs": jobs * steps},
     }

@@ -2,7 +2,8 @@
 
 Forward only: each QPG layer's trained circuit parameters are run once on the backend (B channel circuits per
 layer, fewer with packing), the measured probabilities go through the layer's trained mapping, and the resulting
-plain model is evaluated next to the exact-weight model.
+plain model is evaluated next to the exact-weight model. The trial owns one backend session (one IBM Batch for all
+layers; layers with equal circuits share an engine) and closes it when done.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..qpg.layers import QPGModule
+from ..backends.session import BackendSession
+from ..backends.spec import BackendSpec
+from ..errors import ConfigError
+from ..qpg.source import QPGSource, qpg_layers
 
 log = logging.getLogger(__name__)
 
@@ -25,39 +29,32 @@ def sampled_weights(
     optimization_level: int = 1,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Per QPG layer: weights from probabilities measured on ``backend``, and what it cost and how far it is off."""
-    from ..backends import make_engine
-
-    engines: dict[int, Any] = {}
+    layers = qpg_layers(model)
+    if not layers:
+        raise ConfigError("--weights-from: this run has no QPG layers (a classical run has nothing to regenerate)")
+    spec = BackendSpec(backend, shots=shots, pack=pack, optimization_level=optimization_level, seed=seed)
     weights: dict[str, torch.Tensor] = {}
     stats: list[dict[str, Any]] = []
-    for name, layer in model.named_modules():
-        if not isinstance(layer, QPGModule):
-            continue
-        generator = layer.generator
-        n = generator.num_qubits
-        if n not in engines:
-            options: dict[str, Any] = {"seed": seed}
-            if shots is not None:
-                options["shots"] = shots
-            if backend != "torch":
-                options.update(pack=pack, optimization_level=optimization_level)
-            engines[n] = make_engine(backend, generator.engine.circuit, **options)
-        engine = engines[n]
-        started = time.perf_counter()
-        theta = generator.theta.detach().cpu()
-        measured = engine.probabilities(theta).to(generator.theta)
-        exact = generator.probabilities()
-        weight = generator.regenerate_from(measured).reshape(layer.weight_shape)
-        reference = generator.regenerate_from(exact).reshape(layer.weight_shape)  # no second engine run
-        weights[name] = weight
-        stats.append({
-            "layer": name, "channels": generator.channels, "qubits": n,
-            "probability_max_abs_error": float((measured - exact).abs().max()),
-            "weight_relative_error": float((weight - reference).norm() / reference.norm().clamp_min(1e-12)),
-            "seconds": round(time.perf_counter() - started, 3),
-        })
-        log.info("%s: %d channels x %d qubits on %s, weight relative error %.3f", name, generator.channels, n,
-                 backend, stats[-1]["weight_relative_error"])
-    if not stats:
-        raise ValueError("--weights-from: this run has no QPG layers (a classical run has nothing to regenerate)")
+    with BackendSession(spec) as session:
+        for name, layer in layers:
+            weights[name], row = _sampled_layer(name, layer.source, session)
+            stats.append(row)
+            log.info("%s: %d channels x %d qubits on %s, weight relative error %.3f", name, row["channels"],
+                     row["qubits"], backend, row["weight_relative_error"])
     return weights, stats
+
+
+def _sampled_layer(name: str, source: QPGSource, session: BackendSession) -> tuple[torch.Tensor, dict[str, Any]]:
+    """One layer's weight from the session's engine for its circuit, and how far it is from the exact weight."""
+    engine = session.engine(source.engine.circuit)
+    started = time.perf_counter()
+    measured = engine.probabilities(source.theta.detach().cpu()).to(source.theta)
+    exact = source.probabilities()
+    weight = source.regenerate_from(measured)
+    reference = source.regenerate_from(exact)  # no second engine run
+    return weight, {
+        "layer": name, "channels": source.channels, "qubits": source.num_qubits,
+        "probability_max_abs_error": float((measured - exact).abs().max()),
+        "weight_relative_error": float((weight - reference).norm() / reference.norm().clamp_min(1e-12)),
+        "seconds": round(time.perf_counter() - started, 3),
+    }

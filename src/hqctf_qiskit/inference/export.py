@@ -15,11 +15,11 @@ def export_run(run_dir: Path, out_dir: Path, checkpoint: str = "best") -> dict[s
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: already exists and is not empty; choose another OUT_DIR")
-    from ..qpg.export import export_classical  # a run's model: qiskit is needed here, not to import this module
+    from ..weightgen.export import export_plain  # torch only; rebuilding a QPG run's model below needs qiskit
     from ..training.runs import load_run_model
 
     model, config = load_run_model(Path(run_dir), checkpoint=checkpoint)
-    plain = export_classical(model).eval()
+    plain = export_plain(model).eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / EXPORT_WEIGHTS, lambda handle: torch.save(plain.state_dict(), handle))
     meta = export_metadata(config)

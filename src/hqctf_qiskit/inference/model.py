@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import CheckpointError
 from ..data.preprocessing import resize_to, window_and_scale
 from ..models import build_model
 
@@ -54,7 +55,7 @@ def load_export(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modu
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{meta_path}: not valid JSON ({exc.msg})") from None
+        raise CheckpointError(f"{meta_path}: not valid JSON ({exc.msg})") from None
     model = build_model(meta["arch"], meta["encoder"], in_channels=meta.get("in_channels", 1),
                         classes=len(meta["classes"]))
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
@@ -80,6 +81,6 @@ def load_for_inference(path: Path, device: torch.device | str = "cpu",
 
 def export_metadata(config) -> dict[str, Any]:
     return {
-        "arch": config.arch, "encoder": config.encoder, "in_channels": 1, "classes": list(config.classes),
-        "window": list(config.window), "image_size": config.image_size,
+        "arch": config.model.arch, "encoder": config.model.encoder, "in_channels": 1,
+        "classes": list(config.data.classes), "window": list(config.data.window), "image_size": config.data.image_size,
     }

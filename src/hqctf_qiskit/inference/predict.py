@@ -8,6 +8,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from ..errors import ConfigError, DataError
 from ..data.nifti import from_canonical, load_nifti, to_canonical
 from ..io import atomic_create
 from .model import load_for_inference, predict_volume
@@ -29,13 +30,13 @@ def predict_nifti(model_path: Path, in_path: Path, out_path: Path, device: str =
                   overwrite: bool = False) -> dict[str, Any]:
     out_path = Path(out_path)
     if not str(out_path).endswith((".nii", ".nii.gz")):
-        raise ValueError(f"{out_path}: output must be a .nii or .nii.gz file")
+        raise ConfigError(f"{out_path}: output must be a .nii or .nii.gz file")
     if out_path.exists() and not overwrite:
         raise FileExistsError(f"{out_path}: already exists (pass --overwrite to replace it)")
     reference = load_nifti(in_path)
     image, _ = to_canonical(reference)
     if image.ndim != 3:
-        raise ValueError(f"{in_path}: expected a 3D volume, got shape {image.shape}")
+        raise DataError(f"{in_path}: expected a 3D volume, got shape {image.shape}")
     model, meta = load_for_inference(Path(model_path), device)
     labels = predict_volume(model, np.asarray(image, dtype=np.float32), window=tuple(meta["window"]),
                             image_size=meta["image_size"], device=device)

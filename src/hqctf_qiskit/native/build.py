@@ -6,6 +6,10 @@ builders such as DDP ranks or test workers only ever see whole files). No torch 
 build takes about a second. Where no compiler is found or the build fails, the caller gets None (logged once per
 kernel) and keeps its pure-torch path, which computes the same numbers. ``HQCTF_NATIVE=0`` turns every kernel off.
 
+The environment (``HQCTF_NATIVE``, ``CXX``, ``HQCTF_CACHE_DIR``) is read at every :func:`load`, not once per
+process: setting ``HQCTF_NATIVE=0`` takes effect on the next call. A loaded library is remembered per kernel,
+compiler and cache folder, so a changed ``CXX`` or cache folder loads (or builds) again instead of reusing the old one.
+
 Compiling and linking are two steps on purpose: a kernel may be compiled with ``-ffast-math`` (so that glibc's
 vectorized ``erf``/``exp`` are used), but linking a shared library with that flag would add GCC's ``crtfastmath.o``,
 whose constructor switches the whole process (torch included) to flush-to-zero arithmetic when the library loads.
@@ -21,6 +25,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -51,11 +56,20 @@ class KernelSource:
 
 
 def native_enabled() -> bool:
+    """``HQCTF_NATIVE`` as it is now (default on; ``0``/``false``/``no``/``off`` turn the kernels off)."""
     return os.environ.get("HQCTF_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def compiler() -> str | None:
-    return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    """``$CXX``, else the first of c++, g++, clang++ on ``$PATH`` (both read now)."""
+    return os.environ.get("CXX") or _compiler_on_path(os.environ.get("PATH", os.defpath))
+
+
+@lru_cache(maxsize=8)
+def _compiler_on_path(search_path: str) -> str | None:
+    """Keyed by ``$PATH`` itself, so a changed ``PATH`` is searched again; a kernel call need not search it."""
+    return next((found for name in ("c++", "g++", "clang++") if (found := shutil.which(name, path=search_path))),
+                None)
 
 
 def _cpu_identity() -> str:
@@ -103,14 +117,28 @@ def build(kernel: KernelSource, compiler_path: str, target: Path) -> None:
         raise RuntimeError(error)
 
 
+_loaded: dict[tuple[str, str | None, str], ctypes.CDLL | None] = {}
+_loading = threading.Lock()
+
+
 def load(kernel: KernelSource, declare: Callable[[ctypes.CDLL], None]) -> ctypes.CDLL | None:
     """The compiled ``kernel`` (built if needed), or None: disabled, no compiler, or a failed build (logged).
 
-    ``declare`` sets the argument and return types of the kernel's functions.
+    ``declare`` sets the argument and return types of the kernel's functions. Cheap after the first call: the result
+    is remembered per (kernel, compiler, cache folder), while ``HQCTF_NATIVE`` is checked every time.
     """
     if not native_enabled():
         return None
     compiler_path = compiler()
+    key = (kernel.name, compiler_path, str(cache_dir()))
+    with _loading:
+        if key not in _loaded:
+            _loaded[key] = _load_uncached(kernel, declare, compiler_path)
+        return _loaded[key]
+
+
+def _load_uncached(kernel: KernelSource, declare: Callable[[ctypes.CDLL], None],
+                   compiler_path: str | None) -> ctypes.CDLL | None:
     if compiler_path is None:
         log.info("no C++ compiler found: the %s kernel is off, its torch path runs instead", kernel.name)
         return None

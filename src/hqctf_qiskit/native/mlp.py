@@ -10,7 +10,6 @@ threads; a compiler without OpenMP gives a serial kernel.
 from __future__ import annotations
 
 import ctypes
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -30,8 +29,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         backward.argtypes, backward.restype = [i64, i64, i32, p, p, p, p, p, p, p, p, p, i32], None
 
 
-@lru_cache(maxsize=1)
 def load_kernel() -> ctypes.CDLL | None:
+    """The compiled kernel, or None (``HQCTF_NATIVE=0`` now, no compiler, or build failure: logged once)."""
     return load(KERNEL, _declare)
 
 

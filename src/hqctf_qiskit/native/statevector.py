@@ -36,9 +36,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.hq_has_openmp.restype = i32
 
 
-@lru_cache(maxsize=1)
 def load_kernel() -> ctypes.CDLL | None:
-    """The compiled kernel, or None (disabled, no compiler, or build failure: logged once)."""
+    """The compiled kernel, or None (``HQCTF_NATIVE=0`` now, no compiler, or build failure: logged once)."""
     return load(KERNEL, _declare)
 
 

@@ -1,20 +1,18 @@
-"""Quantum parameter generation (QPG): circuit probabilities → mapping → layer weights.
+"""Quantum parameter generation (QPG): the weight source circuit probabilities → mapping → layer weights.
 
-Importing this package does not import qiskit: circuits are built only when ``apply_qpg`` creates layers, and
-``export_classical`` needs torch alone.
+Importing this package does not import qiskit: circuits are built only when ``apply_qpg`` creates layers, and the
+generated layers export to plain ones with torch alone (``weightgen.export_plain``).
 """
 
+from ..weightgen.selection import parse_layer_patterns, select_layers  # hardware.cost selects QPG layers here
 from .apply import apply_qpg, engine_provider
-from .export import export_classical, has_qpg_layers
-from .generator import ChannelCircuitGenerator
-from .layers import QPGConv2d, QPGLinear, QPGModule
+from .export import export_classical
 from .mappings import MAPPINGS, AffineMapping, ChunkedMapping, QuantumTrainMapping, WeightMapping, mapping_class
-from .report import QPGLayerInfo, QPGReport, trainable_parameters
-from .selection import ROLE_PREFIXES, parse_layer_patterns, select_layers
+from .report import QPGLayerInfo, QPGReport
+from .source import EngineProvider, QPGSource, initial_parameters, layer_qubits, qpg_layers
 
 __all__ = [
-    "apply_qpg", "engine_provider", "export_classical", "has_qpg_layers", "ChannelCircuitGenerator", "QPGConv2d",
-    "QPGLinear", "QPGModule", "MAPPINGS", "AffineMapping", "ChunkedMapping", "QuantumTrainMapping", "WeightMapping",
-    "mapping_class", "QPGLayerInfo", "QPGReport", "trainable_parameters", "ROLE_PREFIXES", "parse_layer_patterns",
-    "select_layers",
+    "apply_qpg", "engine_provider", "export_classical", "MAPPINGS", "AffineMapping", "ChunkedMapping", "QuantumTrainMapping",
+    "WeightMapping", "mapping_class", "QPGLayerInfo", "QPGReport", "EngineProvider", "QPGSource",
+    "initial_parameters", "layer_qubits", "qpg_layers", "parse_layer_patterns", "select_layers",
 ]

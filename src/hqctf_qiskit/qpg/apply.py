@@ -1,4 +1,4 @@
-"""``apply_qpg``: swap selected layers of a model for QPG layers and report the parameter budget."""
+"""``apply_qpg``: swap selected layers of a model for layers with a QPG weight source and report the budget."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from .generator import ChannelCircuitGenerator, EngineProvider
-from .layers import QPGConv2d, QPGLinear
-from .report import QPGLayerInfo, QPGReport, trainable_parameters
-from .selection import parse_layer_patterns, replace_module, select_layers
+from ..weightgen.replace import swap_layers, trainable_parameters
+from ..weightgen.selection import parse_layer_patterns, select_layers
+from ..weightgen.source import default_init_std
+from .report import QPGLayerInfo, QPGReport
+from .source import EngineProvider, QPGSource
 
 log = logging.getLogger(__name__)
 
 
 def engine_provider(ansatz: Any, engine: str | Callable[..., Any] = "torch", **engine_options: Any) -> EngineProvider:
-    """``num_qubits -> engine`` for an ansatz template, building each circuit and engine once per qubit count."""
+    """``num_qubits -> engine`` for an ansatz template, building each circuit and engine once per qubit count.
+
+    ``engine``: a backend name, or a ``factory(circuit, **engine_options)`` (e.g. a backend session's ``engine``).
+    """
     from ..circuits import build_ansatz  # qiskit is needed to build, never to run an exported model
     from ..backends import make_engine
 
@@ -39,10 +43,7 @@ def engine_provider(ansatz: Any, engine: str | Callable[..., Any] = "torch", **e
 def _init_std(weight: torch.Tensor) -> float:
     """The replaced layer's init std; a degenerate (constant) weight falls back to PyTorch's default init std."""
     std = float(weight.detach().float().std()) if weight.numel() > 1 else 0.0
-    if std > 0:
-        return std
-    fan_in = weight[0].numel()
-    return (1.0 / (3.0 * fan_in)) ** 0.5
+    return std if std > 0 else default_init_std(weight[0].numel())
 
 
 def apply_qpg(
@@ -69,24 +70,24 @@ def apply_qpg(
     names = select_layers(model, parse_layer_patterns(layers))
     engine_for = engine_provider(ansatz, engine, **(engine_options or {}))
     exact_for = engine_for if engine == "torch" and not engine_options else engine_provider(ansatz, "torch")
-    for name in names:
-        original = model.get_submodule(name)
-        weight = original.weight
-        channels, fan_in = weight.shape[0], weight[0].numel()
-        generator = ChannelCircuitGenerator(
-            channels, fan_in, engine_for, mapping=mapping, mapping_options=mapping_options,
+
+    def make_source(name: str, replaced: nn.Module) -> QPGSource:
+        weight = replaced.weight
+        source = QPGSource(
+            weight.shape, engine_for, mapping=mapping, mapping_options=mapping_options,
             target_std=_init_std(weight), calibration_engine_for=exact_for,
         ).to(device=weight.device)
-        qpg = QPGConv2d(original, generator) if isinstance(original, nn.Conv2d) else QPGLinear(original, generator)
-        qpg.train(original.training)
-        replace_module(model, name, qpg)
         report.layers.append(
             QPGLayerInfo(
-                name=name, kind=type(original).__name__, channels=channels, fan_in=fan_in,
-                qubits=generator.num_qubits, circuit_params=generator.circuit_parameter_count,
-                mapping_params=generator.mapping_parameter_count, generated_weights=weight.numel(),
+                name=name, kind=type(replaced).__name__, channels=source.channels, fan_in=source.fan_in,
+                qubits=source.num_qubits, circuit_params=source.circuit_parameter_count,
+                mapping_params=source.mapping_parameter_count, generated_weights=weight.numel(),
             )
         )
-        log.debug("QPG %s: %d channels, fan_in %d, %d qubits", name, channels, fan_in, generator.num_qubits)
+        log.debug("QPG %s: %d channels, fan_in %d, %d qubits", name, source.channels, source.fan_in,
+                  source.num_qubits)
+        return source
+
+    swap_layers(model, names, make_source)
     report.qpg_trainable = trainable_parameters(model)
     return report

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..native import mlp as mlp_native
 
 
@@ -205,4 +206,4 @@ def mapping_class(name: str) -> type[WeightMapping]:
     try:
         return MAPPINGS[name]
     except KeyError:
-        raise ValueError(f"unknown mapping {name!r}; choose from {sorted(MAPPINGS)}") from None
+        raise ConfigError(f"unknown mapping {name!r}; choose from {sorted(MAPPINGS)}") from None

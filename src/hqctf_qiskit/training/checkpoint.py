@@ -43,7 +43,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     """Our checkpoints hold tensors and plain Python values only, so they load with ``weights_only=True``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
+        raise CheckpointError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # a truncated or foreign file

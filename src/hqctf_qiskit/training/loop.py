@@ -13,19 +13,22 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..config.schema import ConfigError, TrainConfig, load_run_config, save_config
+from ..backends.session import BackendSession
+from ..backends.spec import BackendSpec
+from ..config import ConfigError, TrainConfig, load_run_config, save_config
 from ..data import SliceDataset, make_sampler
 from ..diagnostics.rank import flatten_ranks, layer_ranks, plot_ranks
 from ..evaluation.metrics import OverlapAccumulator, nanmean
 from ..io import atomic_write_json, write_csv
-from ..qpg.report import trainable_parameters
+from ..weightgen.replace import trainable_parameters
 from .checkpoint import checkpoint_path, link_checkpoint, load_checkpoint, save_checkpoint
 from .datasetup import discover, load_cases, resolve_splits, write_splits
+from .determinism import deterministic_algorithms
 from .distributed import DistContext
 from .losses import DiceCELoss
 from .modeling import build_training_model, parameter_groups, resolve_device
 from .plots import plot_progress
-from .runs import create_run_dir, default_run_dir
+from .runs import create_run_dir, new_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -66,38 +69,40 @@ class Trainer:
                  dist: DistContext | None = None) -> None:
         self.config, self.run_dir, self.resume, self.yes = config, Path(run_dir), resume, yes
         self.dist = dist or DistContext()
-        self.device = self.dist.init(resolve_device(config.device))
-        self.class_names = list(config.classes)
+        self.device = self.dist.init(resolve_device(config.optim.device))
+        self.class_names = list(config.data.classes)
         self.state = TrainState()
         self._saved_step: int | None = None  # the step of the latest checkpoint written by this session
         self._plotted_at, self._plotted_epochs = -math.inf, 0  # plots are throttled to one per PLOT_INTERVAL_S
+        self.session: BackendSession | None = None  # the QPG layers' backend: opened in _setup, closed by run()
 
     # -- setup ------------------------------------------------------------------------------------------------
     def _setup(self) -> None:
         config = self.config
-        torch.manual_seed(config.seed)
-        if self.device.type == "cpu":
-            torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.manual_seed(config.optim.seed)
         cases = discover(config)
         self.splits = resolve_splits(config, cases, self.run_dir if self.resume else None)
         log.info("data: %d cases (train %d, val %d, test %d)", len(cases),
                  *(len(self.splits[k]) for k in ("train", "val", "test")))
-        self.train_set = SliceDataset(load_cases(config, cases, self.splits["train"], "train"), config.image_size,
-                                      tuple(config.window))
-        self.val_set = SliceDataset(load_cases(config, cases, self.splits["val"], "val"), config.image_size,
-                                    tuple(config.window))
-        samples = config.samples_per_epoch or len(self.train_set)
-        self.steps_per_epoch = max(1, samples // (config.batch_size * self.dist.world_size))
-        total = self.steps_per_epoch * config.epochs
-        self.total_steps = min(total, config.max_steps) if config.max_steps else total
-        if config.is_hardware:
+        self.train_set = SliceDataset(load_cases(config, cases, self.splits["train"], "train"),
+                                      config.data.image_size, tuple(config.data.window))
+        self.val_set = SliceDataset(load_cases(config, cases, self.splits["val"], "val"),
+                                    config.data.image_size, tuple(config.data.window))
+        optim = config.optim
+        samples = optim.samples_per_epoch or len(self.train_set)
+        self.steps_per_epoch = max(1, samples // (optim.batch_size * self.dist.world_size))
+        total = self.steps_per_epoch * optim.epochs
+        self.total_steps = min(total, optim.max_steps) if optim.max_steps else total
+        if config.weights.has_qpg:
+            self.session = BackendSession(BackendSpec.from_config(config))
+        if config.backend.is_hardware:
             self._cost_guard()
-        self.model, self.weight_report = build_training_model(config)
+        self.model, self.weight_report = build_training_model(config, self.session)
         self.model.to(self.device)
         self.forward_model = self.dist.wrap(self.model, self.device)  # DDP syncs gradients; self.model saves
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, config))
-        self.scheduler = make_scheduler(self.optimizer, config.schedule, self.total_steps)
-        self.amp = config.amp and self.device.type == "cuda"
+        self.scheduler = make_scheduler(self.optimizer, optim.schedule, self.total_steps)
+        self.amp = optim.amp and self.device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if self.amp and torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.amp_dtype == torch.float16)
         self.loss_fn = DiceCELoss(len(self.class_names))
@@ -106,15 +111,15 @@ class Trainer:
         """Before any job is sent to IBM hardware: say what the run costs; above the limits, require --yes."""
         from ..hardware.cost import GUARD_MAX_JOBS, GUARD_MAX_SHOTS, needs_confirmation, run_cost
 
-        cost = run_cost(self.config, self.total_steps)
+        cost = run_cost(self.config, self.total_steps, self.session)
         step, run = cost["per_step"], cost["run"]
         log.info("%s cost: per step %s circuits, %s shots, %d jobs; whole run (%d steps) %s circuits, %s shots, "
-                 "%d jobs%s", self.config.backend, f"{step['circuits']:,}", f"{step['shots']:,}", step["jobs"],
+                 "%d jobs%s", self.config.backend.name, f"{step['circuits']:,}", f"{step['shots']:,}", step["jobs"],
                  cost["steps"], f"{run['circuits']:,}", f"{run['shots']:,}", run["jobs"],
                  " (packed)" if cost["packing"] else "")
         if needs_confirmation(cost) and not self.yes:
             raise ConfigError(
-                f"--yes: this run sends {run['jobs']:,} jobs and {run['shots']:,} shots to {self.config.backend} "
+                f"--yes: this run sends {run['jobs']:,} jobs and {run['shots']:,} shots to {self.config.backend.name} "
                 f"(limits without --yes: {GUARD_MAX_JOBS} jobs, {GUARD_MAX_SHOTS:,} shots); pass --yes to run it, "
                 f"or reduce --max-steps/--shots, use --pack or --gradient spsa"
             )
@@ -136,6 +141,15 @@ class Trainer:
 
     # -- loop -------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        """Train to the end; deterministic algorithms on CPU for the run only (the caller's flags come back)."""
+        try:
+            with deterministic_algorithms(self.device.type == "cpu"):
+                return self._run()
+        finally:
+            if self.session is not None:
+                self.session.close()  # every engine and the IBM Batch, however the run ends
+
+    def _run(self) -> dict[str, Any]:
         self._setup()
         if self.resume:
             self._restore()
@@ -146,7 +160,7 @@ class Trainer:
         writer = SummaryWriter(str(self.run_dir / "tensorboard")) if self.dist.is_main else _NullWriter()
         started = time.perf_counter()
         try:
-            while self.state.epoch < self.config.epochs and not self._step_limit_reached():
+            while self.state.epoch < self.config.optim.epochs and not self._step_limit_reached():
                 row = self._run_epoch(writer)
                 self._log_row(row)
                 self._after_epoch(row, writer)
@@ -155,18 +169,20 @@ class Trainer:
         return self._finish(time.perf_counter() - started)
 
     def _step_limit_reached(self) -> bool:
-        return self.config.max_steps is not None and self.state.step >= self.config.max_steps
+        max_steps = self.config.optim.max_steps
+        return max_steps is not None and self.state.step >= max_steps
 
     def _run_epoch(self, writer) -> dict[str, Any]:
         config, epoch = self.config, self.state.epoch
-        torch.manual_seed(epoch_seed(config.seed, epoch))
+        torch.manual_seed(epoch_seed(config.optim.seed, epoch))
         indices = self.dist.shard(self._epoch_indices(epoch))
-        loader = DataLoader(self.train_set, batch_size=config.batch_size, sampler=indices, drop_last=True)
+        loader = DataLoader(self.train_set, batch_size=config.optim.batch_size, sampler=indices, drop_last=True)
         self.model.train()
         accumulator = OverlapAccumulator(len(self.class_names))
         losses: list[float] = []
         started = time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, dynamic_ncols=True, disable=None)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{config.optim.epochs}", leave=False, dynamic_ncols=True,
+                   disable=None if self.dist.is_main else True)  # one progress bar: rank 0's
         for images, labels in bar:
             if self._step_limit_reached():
                 break
@@ -187,10 +203,10 @@ class Trainer:
     def _epoch_indices(self, epoch: int) -> list[int]:
         """The slices an epoch draws (all ranks together), reproducible from (seed, epoch) alone."""
         config = self.config
-        samples = self.steps_per_epoch * config.batch_size * self.dist.world_size
-        seed = epoch_seed(config.seed, epoch)
-        if config.foreground_fraction is not None:
-            return list(make_sampler(self.train_set, config.foreground_fraction, samples, seed))
+        samples = self.steps_per_epoch * config.optim.batch_size * self.dist.world_size
+        seed = epoch_seed(config.optim.seed, epoch)
+        if config.data.foreground_fraction is not None:
+            return list(make_sampler(self.train_set, config.data.foreground_fraction, samples, seed))
         generator = torch.Generator().manual_seed(seed)
         rounds = -(-samples // len(self.train_set))
         order = torch.cat([torch.randperm(len(self.train_set), generator=generator) for _ in range(rounds)])
@@ -211,7 +227,7 @@ class Trainer:
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
         self.model.eval()
-        loader = DataLoader(self.val_set, batch_size=self.config.batch_size * 2, shuffle=False)
+        loader = DataLoader(self.val_set, batch_size=self.config.optim.batch_size * 2, shuffle=False)
         accumulator = OverlapAccumulator(len(self.class_names))
         total, count = 0.0, 0
         for images, labels in loader:
@@ -231,7 +247,7 @@ class Trainer:
     def _log_row(self, row: dict[str, Any]) -> None:
         dice = "  ".join(f"{n} {row[f'val_dice_{n}']:.3f}" for n in self.class_names[1:])
         log.info("epoch %d/%d  step %d  train loss %.4f  val loss %.4f  val Dice: %s  (%.1fs)", row["epoch"],
-                 self.config.epochs, row["step"], row["train_loss"], row["val_loss"], dice, row["epoch_seconds"])
+                 self.config.optim.epochs, row["step"], row["train_loss"], row["val_loss"], dice, row["epoch_seconds"])
 
     def _after_epoch(self, row: dict[str, Any], writer) -> None:
         self.state.epoch += 1
@@ -264,7 +280,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "epoch": self.state.epoch, "step": self.state.step, "best_dice": self.state.best_dice,
-            "history": self.state.history, "config": self.config.to_dict(),
+            "history": self.state.history, "config": self.config.to_flat(),
         }
 
     def _report_totals(self, kind: str, trainable_key: str) -> dict[str, Any] | None:
@@ -305,17 +321,19 @@ class Trainer:
 
 
 def train(config: TrainConfig | None, resume: str | Path | None = None, yes: bool = False) -> dict[str, Any]:
-    """Train a new run (``config.out`` or a fresh ``runs/<name>``), or resume one from its latest checkpoint."""
-    if resume is not None:
-        run_dir = Path(resume)
-        if not checkpoint_path(run_dir, "latest").is_file():
-            raise ConfigError(f"--resume: {run_dir} has no checkpoint_latest.pt to resume from")
-        return Trainer(load_run_config(run_dir), run_dir, resume=True, yes=yes).run()
-    assert config is not None
+    """Train a new run (``config.optim.out`` or a fresh folder under ``runs_root()``), or resume one from its latest
+    checkpoint. Under ``torchrun`` every rank joins the process group first, new run or resumed alike: the ranks
+    train as one world and rank 0 alone writes the run folder."""
     dist = DistContext.from_env()
-    dist.init(resolve_device(config.device))
     try:
-        run_dir = create_run_dir(Path(config.out) if config.out else default_run_dir(config)) if dist.is_main else None
+        if resume is not None:
+            run_dir = Path(resume)
+            if not checkpoint_path(run_dir, "latest").is_file():
+                raise ConfigError(f"--resume: {run_dir} has no checkpoint_latest.pt to resume from")
+            return Trainer(load_run_config(run_dir), run_dir, resume=True, yes=yes, dist=dist).run()
+        assert config is not None
+        dist.init(resolve_device(config.optim.device))
+        run_dir = create_run_dir(new_run_dir(config)) if dist.is_main else None
         run_dir = dist.broadcast_path(run_dir)
         try:
             return Trainer(config, run_dir, yes=yes, dist=dist).run()

@@ -1,4 +1,4 @@
-"""Build the model a config describes (smp architecture + optional QPG layers) and its optimizer groups."""
+"""Build the model a config describes (smp architecture + optional QPG or low-rank layers) and its optimizer groups."""
 
 from __future__ import annotations
 
@@ -7,55 +7,64 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import build_model
-from ..qpg import apply_qpg, parse_layer_patterns
-from ..qpg.generator import ChannelCircuitGenerator
 from ..config.schema import ConfigError, TrainConfig
+from ..lowrank import apply_lowrank
+from ..lowrank.budget import qpg_budget
+from ..models import build_model
+from ..qpg import apply_qpg
+from ..weightgen import generated_layers, parse_layer_patterns
 
 
 def _classical_model(config: TrainConfig) -> nn.Module:
     try:
-        return build_model(config.arch, config.encoder, in_channels=1, classes=len(config.classes))
+        return build_model(config.model.arch, config.model.encoder, in_channels=1, classes=len(config.data.classes))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
 
 def lowrank_budget(config: TrainConfig) -> int:
-    """Trainable parameters the low-rank layers may hold: a number, or what QPG puts in the same layers."""
-    if config.rank_budget != "qpg":
-        return int(config.rank_budget)
-    from ..lowrank.apply import replaced_layer_parameters
+    """Trainable parameters the low-rank layers may hold: a number, or what QPG puts in the same layers.
 
-    probe = _classical_model(config)
-    apply_qpg(probe, config.lowrank_layers, config.ansatz(), mapping=config.mapping,
-              mapping_options=config.mapping_options())
-    return replaced_layer_parameters(probe)
+    ``qpg`` is counted on a freshly built model of the same architecture (its layer shapes), without circuits or
+    engines: a low-rank run needs no qiskit.
+    """
+    weights = config.weights
+    if weights.rank_budget != "qpg":
+        return int(weights.rank_budget)
+    return qpg_budget(_classical_model(config), weights.lowrank_layers, weights.ansatz(), mapping=weights.mapping,
+                      mapping_options=weights.mapping_options())
 
 
-def build_training_model(config: TrainConfig) -> tuple[nn.Module, dict[str, Any] | None]:
-    """The model for ``config`` and its parameter report (QPG or low-rank; None for a classical model)."""
+def build_training_model(config: TrainConfig, session: Any = None) -> tuple[nn.Module, dict[str, Any] | None]:
+    """The model for ``config`` and its parameter report (QPG or low-rank; None for a classical model).
+
+    ``session``: the run's ``backends.BackendSession``, which gives the QPG layers their engines (and closes them
+    with the run); without one the engines are built from ``config``'s backend name.
+    """
+    weights = config.weights
     model = _classical_model(config)
-    if parse_layer_patterns(config.lowrank_layers):
-        from ..lowrank import apply_lowrank
-
-        budget = lowrank_budget(config) if config.rank_budget is not None else None
+    if parse_layer_patterns(weights.lowrank_layers):
         try:
-            report = apply_lowrank(model, config.lowrank_layers, rank=config.rank, budget=budget)
+            budget = lowrank_budget(config) if weights.rank_budget is not None else None
+            report = apply_lowrank(model, weights.lowrank_layers, rank=weights.rank, budget=budget)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        if parse_layer_patterns(config.qpg_layers):
-            _apply_qpg(model, config)  # QPG on other layers than the low-rank ones
+        if parse_layer_patterns(weights.qpg_layers):
+            _apply_qpg(model, config, session)  # QPG on other layers than the low-rank ones
         return model, {"kind": "lowrank", **report.to_dict()}
-    if not parse_layer_patterns(config.qpg_layers):
+    if not parse_layer_patterns(weights.qpg_layers):
         return model, None
-    return model, {"kind": "qpg", **_apply_qpg(model, config)}
+    return model, {"kind": "qpg", **_apply_qpg(model, config, session)}
 
 
-def _apply_qpg(model: nn.Module, config: TrainConfig) -> dict[str, Any]:
+def _apply_qpg(model: nn.Module, config: TrainConfig, session: Any = None) -> dict[str, Any]:
+    weights = config.weights
+    engine, engine_options = (session.engine, None) if session is not None else (config.backend.name,
+                                                                                  config.engine_options())
     try:
         report = apply_qpg(
-            model, config.qpg_layers, config.ansatz(), mapping=config.mapping, engine=config.backend,
-            mapping_options=config.mapping_options(), engine_options=config.engine_options(),
+            model, weights.qpg_layers, weights.ansatz(), mapping=weights.mapping, engine=engine,
+            mapping_options=weights.mapping_options(), engine_options=engine_options,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
@@ -63,14 +72,43 @@ def _apply_qpg(model: nn.Module, config: TrainConfig) -> dict[str, Any]:
 
 
 def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
-    """Circuit and mapping parameters get ``--qpg-lr`` and no weight decay; everything else ``--lr``."""
-    qpg_ids = {id(p) for m in model.modules() if isinstance(m, ChannelCircuitGenerator) for p in m.parameters()}
-    qpg = [p for p in model.parameters() if id(p) in qpg_ids and p.requires_grad]
-    classical = [p for p in model.parameters() if id(p) not in qpg_ids and p.requires_grad]
-    groups = [{"params": classical, "lr": config.lr, "weight_decay": config.weight_decay, "name": "classical"}]
+    """QPG sources' parameters (circuit and mapping) get ``--qpg-lr`` and no weight decay; everything else ``--lr``
+    and ``--weight-decay`` — low-rank factors included, like any classical weight (each source's ``optimizer_group``).
+    """
+    qpg_ids = {
+        id(p) for _, layer in generated_layers(model) if layer.source.optimizer_group == "qpg"
+        for p in layer.source.parameters()
+    }
+    ordered = _optimizer_order(model)
+    qpg = [p for p in ordered if id(p) in qpg_ids and p.requires_grad]
+    classical = [p for p in ordered if id(p) not in qpg_ids and p.requires_grad]
+    optim = config.optim
+    groups = [{"params": classical, "lr": optim.lr, "weight_decay": optim.weight_decay, "name": "classical"}]
     if qpg:
-        groups.append({"params": qpg, "lr": config.qpg_lr, "weight_decay": 0.0, "name": "qpg"})
+        groups.append({"params": qpg, "lr": optim.qpg_lr, "weight_decay": 0.0, "name": "qpg"})
     return groups
+
+
+def _optimizer_order(model: nn.Module) -> list[nn.Parameter]:
+    """``model.parameters()`` with each generated layer's bias moved after its source's parameters.
+
+    An optimizer's saved state is matched to parameters by position. Low-rank layers held their factors before their
+    bias until the weight sources came; listing them in that order keeps ``--resume`` working for run folders written
+    before (QPG sources' parameters are in a group of their own, so their layers' order is the same either way).
+    """
+    bias_after: dict[int, nn.Parameter] = {}
+    for _, layer in generated_layers(model):
+        source_params = list(layer.source.parameters())
+        if layer.bias is not None and source_params:
+            bias_after[id(source_params[-1])] = layer.bias
+    moved = {id(bias) for bias in bias_after.values()}
+    ordered: list[nn.Parameter] = []
+    for param in model.parameters():
+        if id(param) not in moved:
+            ordered.append(param)
+        if id(param) in bias_after:
+            ordered.append(bias_after[id(param)])
+    return ordered
 
 
 def resolve_device(option: str) -> torch.device:

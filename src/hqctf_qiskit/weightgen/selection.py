@@ -1,4 +1,4 @@
-"""Which layers of a model get a QPG (or any other) weight source: fnmatch globs over module names, and roles."""
+"""Which layers of a model get a weight source (QPG, low-rank): fnmatch globs over module names, and roles."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 
 from torch import nn
+
+from ..errors import ConfigError
 
 # Roles name the parts of an smp model; a role selects the Conv2d layers below that part.
 ROLE_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -49,7 +51,7 @@ def select_layers(
         else:
             hits = [n for n, _ in candidates if fnmatch.fnmatchcase(n, pattern)]
         if not hits:
-            raise ValueError(
+            raise ConfigError(
                 f"{option}: pattern {pattern!r} matches no layer; use a role ({', '.join(ROLE_PREFIXES)}) "
                 f"or a glob over module names such as 'decoder.blocks.*'"
             )
@@ -59,6 +61,7 @@ def select_layers(
 
 
 def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    """Put ``new`` where the submodule ``name`` (dotted path) is."""
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     setattr(parent, child, new)

@@ -3,12 +3,13 @@ import torch
 from torch import nn
 
 from hqctf_qiskit.circuits import AnsatzSpec
-from hqctf_qiskit.qpg import ChannelCircuitGenerator, QPGConv2d, QPGLinear, apply_qpg, engine_provider
+from hqctf_qiskit.qpg import QPGSource, apply_qpg, engine_provider, initial_parameters, layer_qubits
+from hqctf_qiskit.weightgen import GeneratedConv2d, GeneratedLinear
 
 
-def make_generator(channels, fan_in, mapping="affine", reps=2, **options):
+def make_source(shape, mapping="affine", reps=2, **options):
     engine_for = engine_provider(AnsatzSpec(reps=reps))
-    return ChannelCircuitGenerator(channels, fan_in, engine_for, mapping=mapping, mapping_options=options, target_std=0.1)
+    return QPGSource(shape, engine_for, mapping=mapping, mapping_options=options, target_std=0.1)
 
 
 CONV_CASES = [
@@ -27,9 +28,8 @@ CONV_CASES = [
 def test_qpg_conv_equals_its_materialized_conv(kwargs, mapping):
     torch.manual_seed(0)
     conv = nn.Conv2d(**kwargs)
-    fan_in = conv.weight[0].numel()
     options = {"chunk": 4} if mapping == "chunked" else {}
-    qpg = QPGConv2d(conv, make_generator(conv.out_channels, fan_in, mapping, **options)).eval()
+    qpg = GeneratedConv2d(conv, make_source(conv.weight.shape, mapping, **options)).eval()
     plain = qpg.materialize()
     assert type(plain) is nn.Conv2d and plain.weight.shape == conv.weight.shape
     x = torch.randn(2, conv.in_channels, 9, 11)
@@ -52,77 +52,73 @@ def test_generated_weights_start_with_the_replaced_layers_statistics():
 
 def test_gradients_flow_to_circuit_parameters_mapping_and_bias():
     conv = nn.Conv2d(3, 4, 3, padding=1)
-    qpg = QPGConv2d(conv, make_generator(4, 27))
+    qpg = GeneratedConv2d(conv, make_source(conv.weight.shape))
     qpg(torch.randn(2, 3, 8, 8)).square().mean().backward()
-    g = qpg.generator
-    assert g.theta.grad is not None and g.theta.grad.abs().sum() > 0
-    assert g.mapping.gain.grad is not None and qpg.bias.grad is not None
+    source = qpg.source
+    assert source.theta.grad is not None and source.theta.grad.abs().sum() > 0
+    assert source.mapping.gain.grad is not None and qpg.bias.grad is not None
 
 
 def test_theta_initialization_is_spread_not_zero():
-    g = make_generator(16, 27)
-    assert g.theta.std() > 1.0
-    weights = g().detach()
-    assert not torch.allclose(weights[0], weights[1])
+    source = make_source((16, 27))
+    assert source.theta.std() > 1.0
+    weights = source().detach()
+    assert weights.shape == (16, 27) and not torch.allclose(weights[0], weights[1])
 
 
-def test_eval_cache_is_refreshed_after_an_optimizer_step():
-    torch.manual_seed(0)
-    conv = nn.Conv2d(3, 4, 3, padding=1)
-    qpg = QPGConv2d(conv, make_generator(4, 27))
-    qpg.eval()
-    with torch.no_grad():
-        first = qpg.generated_weight()
-        assert qpg.generated_weight() is first  # cached
-    qpg.train()
-    opt = torch.optim.SGD(qpg.parameters(), lr=0.5)
-    qpg(torch.randn(2, 3, 8, 8)).sum().backward()
-    opt.step()
-    qpg.eval()
-    with torch.no_grad():
-        second = qpg.generated_weight()
-    assert not torch.allclose(first, second)
-    with torch.no_grad():
-        qpg.generator.theta.add_(0.1)  # an in-place change while in eval mode
-        assert not torch.equal(qpg.generated_weight(), second)
+def test_initial_parameters_are_what_the_source_draws():
+    torch.manual_seed(3)
+    source = make_source((8, 3, 3, 3), "qt")
+    torch.manual_seed(3)
+    n = layer_qubits(27, "qt")
+    theta, mapping = initial_parameters(8, 27, AnsatzSpec(reps=2).num_parameters(n), "qt")
+    assert source.num_qubits == n == 5 and torch.equal(source.theta, theta)
+    assert torch.equal(source.mapping.bits_in.weight, mapping.bits_in.weight)
 
 
 def test_one_engine_call_per_forward():
     conv = nn.Conv2d(3, 8, 3)
-    generator = make_generator(8, 27)
+    source = make_source(conv.weight.shape)
     calls = []
-    original = generator.engine.probabilities
+    original = source.engine.probabilities
 
     def counting(theta):
         calls.append(theta.shape)
         return original(theta)
 
-    generator.engine.probabilities = counting
-    QPGConv2d(conv, generator)(torch.randn(1, 3, 6, 6))
-    assert calls == [(8, generator.theta.shape[1])]
+    source.engine.probabilities = counting
+    GeneratedConv2d(conv, source)(torch.randn(1, 3, 6, 6))
+    assert calls == [(8, source.theta.shape[1])]
 
 
 def test_qpg_linear_equals_its_materialized_linear():
     torch.manual_seed(0)
     linear = nn.Linear(20, 7)
-    qpg = QPGLinear(linear, make_generator(7, 20)).eval()
+    qpg = GeneratedLinear(linear, make_source(linear.weight.shape)).eval()
     x = torch.randn(5, 20)
     with torch.no_grad():
         torch.testing.assert_close(qpg(x), qpg.materialize()(x), atol=1e-6, rtol=0)
+    assert "qubits=5, mapping=affine" in repr(qpg)
 
 
 def test_double_precision_model_and_engine():
     conv = nn.Conv2d(2, 3, 3).double()
     engine_for = engine_provider(AnsatzSpec(reps=1), dtype=torch.float64)
-    generator = ChannelCircuitGenerator(3, 18, engine_for).double()
-    out = QPGConv2d(conv, generator)(torch.randn(1, 2, 5, 5, dtype=torch.float64))
+    source = QPGSource(conv.weight.shape, engine_for).double()
+    out = GeneratedConv2d(conv, source)(torch.randn(1, 2, 5, 5, dtype=torch.float64))
     assert out.dtype == torch.float64
+
+
+def test_regenerate_from_probabilities_equals_the_forward():
+    source = make_source((4, 2, 3, 3), "chunked", chunk=4)
+    with torch.no_grad():
+        torch.testing.assert_close(source.regenerate_from(source.probabilities()), source(), atol=0, rtol=0)
 
 
 @pytest.mark.parametrize("mapping, options, min_rank", [("affine", {}, 60), ("qt", {}, 56), ("chunked", {"chunk": 32}, 36)])
 def test_generated_filters_are_not_near_rank_one(mapping, options, min_rank):
     """Filters shared across channels (an MLP dominated by its bitstring input) would collapse the layer's rank."""
     torch.manual_seed(0)
-    weights = make_generator(64, 576, mapping, **options)().detach().double()
+    weights = make_source((64, 576), mapping, **options)().detach().double()
     singular = torch.linalg.svdvals(weights)
     assert int((singular > 0.01 * singular[0]).sum()) >= min_rank
