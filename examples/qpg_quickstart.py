@@ -7,7 +7,8 @@ import torch
 
 from hqctf_qiskit.circuits import AnsatzSpec
 from hqctf_qiskit.models import build_model
-from hqctf_qiskit.qpg import apply_qpg, export_classical
+from hqctf_qiskit.qpg import apply_qpg
+from hqctf_qiskit.weightgen import export_plain
 
 
 def main() -> None:
@@ -27,7 +28,7 @@ def main() -> None:
         print(f"step {step}: loss {loss.item():.4f}")
 
     model.eval()
-    plain = export_classical(model).eval()
+    plain = export_plain(model).eval()
     with torch.no_grad():
         diff = (model(images) - plain(images)).abs().max().item()
     print(f"exported plain smp model; max |QPG - exported| = {diff:.2e}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -29,3 +30,14 @@ def hqctf(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProce
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+class Tiny(nn.Module):
+    """A model with every layer role (encoder, decoder, head) and a Linear, for layer-selection tests."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Conv2d(4, 8, 3, bias=False), nn.Conv2d(8, 8, 1))
+        self.segmentation_head = nn.Conv2d(8, 2, 1)
+        self.fc = nn.Linear(8, 3)

@@ -74,3 +74,15 @@ def test_files_follow_the_umask_not_0600(tmp_path):
 def test_write_csv_has_a_header_and_the_given_column_order(tmp_path):
     path = write_csv(tmp_path / "m.csv", [{"b": 1, "a": 2}, {"b": 3, "a": 4}], ["a", "b"])
     assert path.read_text().splitlines() == ["a,b", "2,1", "4,3"]
+
+
+def test_a_full_disk_names_the_target_not_the_temp_file(tmp_path):
+    import errno
+
+    def full(handle):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as caught:
+        atomic_write(tmp_path / "checkpoint_latest.pt", full)
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(tmp_path / "checkpoint_latest.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -65,8 +65,10 @@ def atomic_create(path: str | Path, make: Callable[[Path], Any]) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())
         _fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and (exc.filename is None or TEMP_MARK in str(exc.filename)):
+            exc.filename = str(path)  # "no space left on device" names the file the user asked for, not our temp
         raise
     _fsync_dir(path.parent)
     return path

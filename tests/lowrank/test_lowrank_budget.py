@@ -84,7 +84,7 @@ sys.exit(1 if leaked else 0)
 
 def test_low_rank_runs_build_and_load_without_qiskit(tmp_path):
     """A fixed rank or a numeric budget: no circuit code is imported, from building the model to loading the run."""
-    cases = [{"rank": 2}, {"rank_budget": 60000}]
+    cases = [{"rank": 2}, {"rank_budget": 60000}, {"rank_budget": "qpg"}]
     script = textwrap.dedent(LOW_RANK_RUNS.format(cases=cases))
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
                             timeout=300)

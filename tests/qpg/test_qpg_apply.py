@@ -7,14 +7,7 @@ from hqctf_qiskit.models import ARCHITECTURES, build_model
 from hqctf_qiskit.qpg import QPGSource, apply_qpg, qpg_layers
 from hqctf_qiskit.weightgen import GeneratedConv2d, GeneratedLinear
 
-
-class Tiny(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
-        self.decoder = nn.Sequential(nn.Conv2d(4, 8, 3, bias=False), nn.Conv2d(8, 8, 1))
-        self.segmentation_head = nn.Conv2d(8, 2, 1)
-        self.fc = nn.Linear(8, 3)
+from helpers import Tiny
 
 
 def test_hand_counted_parameters_for_one_layer():

@@ -3,14 +3,7 @@ from torch import nn
 
 from hqctf_qiskit.weightgen import parse_layer_patterns, replace_module, select_layers
 
-
-class Tiny(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
-        self.decoder = nn.Sequential(nn.Conv2d(4, 8, 3, bias=False), nn.Conv2d(8, 8, 1))
-        self.segmentation_head = nn.Conv2d(8, 2, 1)
-        self.fc = nn.Linear(8, 3)
+from helpers import Tiny
 
 
 def test_roles_and_globs():

@@ -6,8 +6,7 @@ are loaded on first use (PEP 562), so ``circuits.ansatz``'s plain ``AnsatzSpec``
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(("AnsatzSpec", "build_ansatz", "entangling_pairs", "ENTANGLEMENTS", "ROTATION_BLOCKS"),
@@ -21,14 +20,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -25,8 +25,6 @@ from .fields import Option, OptionError, option_of, resolve
 from .messages import Source, config_error, label_for
 
 DEFAULT_CLASSES = ("background", "kidney", "tumor")
-# Their names are defined with the circuit builder, which imports qiskit: checked only when circuits are used.
-ANSATZ_FIELDS = ("rotation", "entanglement")
 
 
 def _is_selected(layers: str) -> bool:
@@ -45,11 +43,9 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def check_choices(self, skip: tuple[str, ...] = ()) -> None:
-        """Named choices and owner-written checks of each field but ``skip`` (resolving their registries now)."""
+    def check_choices(self) -> None:
+        """Named choices and owner-written checks of each field (resolving their registries now)."""
         for name, info in type(self).model_fields.items():
-            if name in skip:
-                continue
             option, value = option_of(info), getattr(self, name)
             key = option.key or name
             if option.check is not None:
@@ -215,10 +211,8 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_names(self) -> "TrainConfig":
-        for section in (self.data, self.model, self.backend, self.optim):
+        for section in (self.data, self.model, self.weights, self.backend, self.optim):
             section.check_choices()
-        uses_circuits = self.weights.has_qpg or self.weights.rank_budget == "qpg"
-        self.weights.check_choices(skip=() if uses_circuits else ANSATZ_FIELDS)
         return self
 
     # -- flat keys <-> sections ---------------------------------------------------------------------------------

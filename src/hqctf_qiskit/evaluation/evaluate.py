@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..errors import ConfigError
@@ -75,7 +74,7 @@ def evaluate_run(
     run_dir = Path(run_dir)
     out_dir = out_dir or run_dir / "eval"
     qpg_model, config = load_run_model(run_dir, checkpoint=checkpoint)
-    from ..qpg.export import export_classical
+    from ..weightgen.export import export_plain
 
     dev = resolve_device(device)
     if data is not None:
@@ -88,7 +87,7 @@ def evaluate_run(
     meta = export_metadata(config)
     base = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint}
     if weights_from is None:
-        summary = evaluate_model(export_classical(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir)
+        summary = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir)
         summary.update(base)
         atomic_write_json(out_dir / "summary.json", summary)
         return summary
@@ -97,8 +96,8 @@ def evaluate_run(
 
     weights, layer_stats = sampled_weights(qpg_model, weights_from, shots, seed=seed, pack=pack)
     tag = f"{weights_from}" + (f"_{shots}shots" if shots else "_exact")
-    exact = evaluate_model(export_classical(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir / "exact")
-    sampled = evaluate_model(export_classical(qpg_model, weights).to(dev).eval(), volumes, meta, dev,
+    exact = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir / "exact")
+    sampled = evaluate_model(export_plain(qpg_model, weights).to(dev).eval(), volumes, meta, dev,
                              out_dir / tag, overlays=0)
     summary = {**base, "cases": exact["cases"], "mean": exact["mean"], "weights_from": weights_from, "shots": shots,
                "sampled_mean": sampled["mean"], "layers": layer_stats, "nan_policy": exact["nan_policy"]}

@@ -24,7 +24,8 @@ GUARD_MAX_JOBS = 50
 def model_layer_shapes(config: TrainConfig) -> list[LayerShape]:
     """The QPG layers ``config`` selects, with the qubit counts training uses (no engines are built)."""
     from ..models import build_model
-    from ..qpg import mapping_class, parse_layer_patterns, select_layers
+    from ..qpg.source import layer_qubits
+    from ..weightgen.selection import parse_layer_patterns, select_layers
     from .report import LayerShape
 
     weights = config.weights
@@ -32,12 +33,11 @@ def model_layer_shapes(config: TrainConfig) -> list[LayerShape]:
     patterns = parse_layer_patterns(weights.qpg_layers)
     if not patterns:
         raise ConfigError("--qpg-layers: 'none' selects no layer, so there is no circuit to report")
-    mapping = mapping_class(weights.mapping)
     shapes = []
     for name in select_layers(model, patterns):
         weight = model.get_submodule(name).weight
         fan_in = weight[0].numel()
-        qubits = mapping.num_qubits_for(fan_in, **weights.mapping_options())
+        qubits = layer_qubits(fan_in, weights.mapping, weights.mapping_options())
         shapes.append(LayerShape(name, type(model.get_submodule(name)).__name__, weight.shape[0], fan_in, qubits))
     return shapes
 

@@ -74,9 +74,9 @@ def load_for_inference(path: Path, device: torch.device | str = "cpu",
     from ..training.runs import load_run_model  # a run folder may hold QPG layers: rebuilding them needs qiskit
 
     model, config = load_run_model(path, checkpoint=checkpoint)
-    from ..qpg.export import export_classical
+    from ..weightgen.export import export_plain
 
-    return export_classical(model).to(device).eval(), export_metadata(config)
+    return export_plain(model).to(device).eval(), export_metadata(config)
 
 
 def export_metadata(config) -> dict[str, Any]:

@@ -4,15 +4,13 @@ Importing this package does not import qiskit: circuits are built only when ``ap
 generated layers export to plain ones with torch alone (``weightgen.export_plain``).
 """
 
-from ..weightgen.selection import parse_layer_patterns, select_layers  # hardware.cost selects QPG layers here
 from .apply import apply_qpg, engine_provider
-from .export import export_classical
 from .mappings import MAPPINGS, AffineMapping, ChunkedMapping, QuantumTrainMapping, WeightMapping, mapping_class
 from .report import QPGLayerInfo, QPGReport
 from .source import EngineProvider, QPGSource, initial_parameters, layer_qubits, qpg_layers
 
 __all__ = [
-    "apply_qpg", "engine_provider", "export_classical", "MAPPINGS", "AffineMapping", "ChunkedMapping", "QuantumTrainMapping",
+    "apply_qpg", "engine_provider", "MAPPINGS", "AffineMapping", "ChunkedMapping", "QuantumTrainMapping",
     "WeightMapping", "mapping_class", "QPGLayerInfo", "QPGReport", "EngineProvider", "QPGSource",
-    "initial_parameters", "layer_qubits", "qpg_layers", "parse_layer_patterns", "select_layers",
+    "initial_parameters", "layer_qubits", "qpg_layers",
 ]

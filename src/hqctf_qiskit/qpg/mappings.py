@@ -206,4 +206,4 @@ def mapping_class(name: str) -> type[WeightMapping]:
     try:
         return MAPPINGS[name]
     except KeyError:
-        raise ConfigError(f"unknown mapping {name!r}; choose from {sorted(MAPPINGS)}") from None
+        raise ConfigError(f"--mapping: unknown mapping {name!r}; choose from {', '.join(sorted(MAPPINGS))}") from None

@@ -16,10 +16,7 @@ from ..weightgen import generated_layers, parse_layer_patterns
 
 
 def _classical_model(config: TrainConfig) -> nn.Module:
-    try:
-        return build_model(config.model.arch, config.model.encoder, in_channels=1, classes=len(config.data.classes))
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    return build_model(config.model.arch, config.model.encoder, in_channels=1, classes=len(config.data.classes))
 
 
 def lowrank_budget(config: TrainConfig) -> int:
@@ -44,11 +41,8 @@ def build_training_model(config: TrainConfig, session: Any = None) -> tuple[nn.M
     weights = config.weights
     model = _classical_model(config)
     if parse_layer_patterns(weights.lowrank_layers):
-        try:
-            budget = lowrank_budget(config) if weights.rank_budget is not None else None
-            report = apply_lowrank(model, weights.lowrank_layers, rank=weights.rank, budget=budget)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        budget = lowrank_budget(config) if weights.rank_budget is not None else None
+        report = apply_lowrank(model, weights.lowrank_layers, rank=weights.rank, budget=budget)
         if parse_layer_patterns(weights.qpg_layers):
             _apply_qpg(model, config, session)  # QPG on other layers than the low-rank ones
         return model, {"kind": "lowrank", **report.to_dict()}
@@ -61,13 +55,10 @@ def _apply_qpg(model: nn.Module, config: TrainConfig, session: Any = None) -> di
     weights = config.weights
     engine, engine_options = (session.engine, None) if session is not None else (config.backend.name,
                                                                                   config.engine_options())
-    try:
-        report = apply_qpg(
-            model, weights.qpg_layers, weights.ansatz(), mapping=weights.mapping, engine=engine,
-            mapping_options=weights.mapping_options(), engine_options=engine_options,
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    report = apply_qpg(
+        model, weights.qpg_layers, weights.ansatz(), mapping=weights.mapping, engine=engine,
+        mapping_options=weights.mapping_options(), engine_options=engine_options,
+    )
     return report.to_dict()
 
 
