@@ -86,3 +86,16 @@ def test_a_full_disk_names_the_target_not_the_temp_file(tmp_path):
         atomic_write(tmp_path / "checkpoint_latest.pt", full)
     assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(tmp_path / "checkpoint_latest.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_refuses_new_files_names_the_target(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(tmp_path / ".out.nii.gz.x.hqctf-tmp.nii.gz"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(OSError) as caught:
+        atomic_write_text(tmp_path / "out.nii.gz", "x")
+    assert caught.value.errno == errno.EROFS and caught.value.filename == str(tmp_path / "out.nii.gz")

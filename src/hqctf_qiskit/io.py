@@ -57,7 +57,11 @@ def atomic_create(path: str | Path, make: Callable[[Path], Any]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f"{TEMP_MARK}{suffix}", dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f"{TEMP_MARK}{suffix}", dir=path.parent)
+    except OSError as exc:  # a read-only or full file system: name the file asked for, not a temp name
+        exc.filename = str(path)
+        raise
     os.close(fd)
     tmp = Path(name)
     try:

@@ -105,6 +105,8 @@ def test_bad_command_line_values_name_the_option(capsys, args, line):
         ("epochs: 1.5\n", "epochs: must be a whole number, got 1.5"),
         ("classes: 5\n", "classes: must be a list, got 5"),
         ("image-size: big\n", "image-size: must be a whole number, got 'big'"),
+        ("epochs: yes\n", "epochs: must be a whole number, got True"),  # YAML booleans are not numbers
+        ("lr: on\n", "lr: must be a number, got True"),
         ("arhc: unet\n", "arhc: unknown option (did you mean arch?)"),
     ],
 )
@@ -130,3 +132,23 @@ def test_command_line_values_override_the_config_file(tmp_path):
     assert config.optim.epochs == 3, "the command line wins"
     assert config.optim.lr == 0.01 and config.optim.max_steps == 2 and config.data.image_size == 64
     assert config.backend.name == "aer_simulator"
+
+
+@pytest.mark.slow
+def test_quoted_numbers_in_a_config_file_train_as_numbers(capsys, tmp_path, tiny_phantom):
+    """Issue 11 item 6: quoted numbers once ended in a TypeError traceback; they are coerced to the option's type."""
+    import json
+
+    import yaml
+
+    path = tmp_path / "quoted.yaml"
+    path.write_text('lr: "0.01"\nmax_steps: "2"\nshots: "10"\nepochs: "1"\nimage_size: "32"\n')
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "train", "--config", str(path), "--data", str(tiny_phantom), "--out", str(run),
+                             "--qpg-layers", "decoder.blocks.4.*", "--reps", "1", "--batch-size", "2",
+                             "--device", "cpu")
+    assert code == 0, err
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert (saved["lr"], saved["max_steps"], saved["shots"], saved["epochs"]) == (0.01, 2, 10, 1)
+    assert json.loads((run / "summary.json").read_text())["steps"] == 2
+    assert "epoch 1/1" in out

@@ -47,6 +47,10 @@ def test_unambiguous_strings_are_coerced():
         ({"epochs": "ten"}, f"{FILE}: epochs: must be a whole number, got 'ten'"),
         ({"epochs": 1.5}, f"{FILE}: epochs: must be a whole number, got 1.5"),
         ({"epochs": 0}, f"{FILE}: epochs: must be >= 1, got 0"),
+        ({"epochs": True}, f"{FILE}: epochs: must be a whole number, got True"),  # YAML's `epochs: yes`
+        ({"max_steps": False}, f"{FILE}: max_steps: must be a whole number, got False"),
+        ({"lr": True}, f"{FILE}: lr: must be a number, got True"),
+        ({"shots": True}, f"{FILE}: shots: must be a whole number, got True"),
         ({"classes": 5}, f"{FILE}: classes: must be a list, got 5"),
         ({"classes": ["bg"]}, f"{FILE}: classes: need at least two distinct class names, got ['bg']"),
         ({"window": [300, -50]}, f"{FILE}: window: need LOW,HIGH with LOW < HIGH"),

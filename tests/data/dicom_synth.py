@@ -117,3 +117,24 @@ def write_rtstruct(path: Path, *, frame_uid: str, series_uid: str, study_uid: st
 def square(z: float, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
     """A closed axial square contour at height ``z`` (LPS mm)."""
     return np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]], dtype=float)
+
+
+def write_patient(folder: Path, rois: dict[str, list[np.ndarray]] | None = None,
+                  study_uid: str = "1.2.826.0.1.3680043.9.7.1", series_uid: str = "1.2.826.0.1.3680043.9.7.2",
+                  frame_uid: str | None = None) -> Path:
+    """A patient folder as a PACS export: ``series1/IM0..IM3`` (CT 8x8x4, 1 mm pixels, 2 mm slices from the
+    origin) and ``rt/RS_export.dcm`` (default: ``GTV_primary``, a 2x2-voxel square on slice 1)."""
+    uids = dict(frame_uid=frame_uid or f"{series_uid}.9", series_uid=series_uid, study_uid=study_uid)
+    write_ct_series(folder / "series1", n=4, rows=8, columns=8, pixel_spacing=(1.0, 1.0), step=2.0,
+                    origin=(0.0, 0.0, 0.0), names=[f"IM{k}" for k in range(4)], **uids)
+    rois = {"GTV_primary": [square(2.0, 1.5, 1.5, 3.5, 3.5)]} if rois is None else rois
+    write_rtstruct(folder / "rt" / "RS_export.dcm", rois=rois, **uids)
+    return folder
+
+
+def write_patients(root: Path, names: Sequence[str]) -> Path:
+    """One :func:`write_patient` folder per name, each with its own study/series/frame UIDs."""
+    for i, name in enumerate(names):
+        write_patient(root / name, study_uid=f"1.2.826.0.1.3680043.9.7.{i}.1",
+                      series_uid=f"1.2.826.0.1.3680043.9.7.{i}.2")
+    return root

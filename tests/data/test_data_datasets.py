@@ -120,3 +120,29 @@ def test_phantom_folder_is_discovered(phantom_dir: Path) -> None:
     assert [c.case_id for c in cases] == [f"case_{i:05d}" for i in range(12)]
     assert all(c.label is not None and c.label.name == "segmentation.nii.gz" for c in cases)
     assert np.all([c.image.is_file() for c in cases])
+
+
+@pytest.mark.parametrize("bad_id", ["site/c1", "..", "a\\b"])
+def test_a_case_id_that_cannot_name_a_file_is_refused_where_it_is_listed(tmp_path: Path, bad_id: str) -> None:
+    """An id with '/' used to fail only after inference, when its overlay or prediction was written."""
+    for name in ("a.nii.gz", "b.nii.gz"):
+        (tmp_path / name).write_bytes(b"")
+    listing = tmp_path / "cases.csv"
+    listing.write_text(f"image,case_id\na.nii.gz,a\nb.nii.gz,{bad_id}\n")
+    with pytest.raises(DataError) as excinfo:
+        discover_cases(listing)
+    assert str(excinfo.value).startswith(f"{listing}: line 3: case_id {bad_id!r} ")
+    assert "file name" in str(excinfo.value)
+    listing = tmp_path / "cases.json"
+    listing.write_text(json.dumps([{"image": "a.nii.gz", "case_id": bad_id}]))
+    with pytest.raises(DataError, match=f"^{listing}: entry 0: case_id"):
+        discover_cases(listing)
+
+
+def test_listed_cases_remember_where_they_were_listed(tmp_path: Path) -> None:
+    (tmp_path / "a.nii.gz").write_bytes(b"")
+    listing = tmp_path / "cases.csv"
+    listing.write_text("image\na.nii.gz\n")
+    assert discover_cases(listing)[0].origin == f"{listing}: line 2"
+    _touch_case(tmp_path / "kits", "case_00000")
+    assert discover_cases(tmp_path / "kits")[0].origin == str(tmp_path / "kits" / "case_00000")

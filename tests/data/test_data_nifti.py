@@ -224,3 +224,26 @@ def test_truncated_nifti_fails_at_load(write_nifti, tmp_path) -> None:
 def test_data_error_is_one_line() -> None:
     assert str(DataError("a\nb")) == "a b"
     assert isinstance(DataError("x"), ValueError)
+
+
+def _header_with_srow(shape: tuple[int, ...], srow_y: list[float]) -> nib.Nifti1Header:
+    """A header whose sform is written as given (nibabel refuses to build such an image from an affine)."""
+    header = nib.Nifti1Header()
+    header.set_data_shape(shape)
+    header.set_data_dtype(np.float32)
+    header["sform_code"], header["qform_code"] = 1, 0
+    header["srow_x"], header["srow_y"], header["srow_z"] = [1, 0, 0, 0], srow_y, [0, 0, 1, 0]
+    return header
+
+
+@pytest.mark.parametrize(("srow_y", "problem"), [
+    ([0, 0, 0, 0], "degenerate affine: no orientation for voxel axis 1"),
+    ([np.nan, 0, 0, 0], "non-finite values in the affine"),
+])
+def test_a_broken_affine_is_bad_input_not_a_crash(tmp_path, srow_y, problem: str) -> None:
+    """Found by the dataset check: nibabel's OrientationError/HeaderDataError escaped as tracebacks."""
+    path = tmp_path / "broken_affine.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 4), np.float32), None, _header_with_srow((8, 8, 4), srow_y)), path)
+    with pytest.raises(DataError) as excinfo:
+        load_case(path)
+    assert _error(excinfo).startswith(f"{path}: {problem}")

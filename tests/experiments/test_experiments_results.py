@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from hqctf_qiskit.evaluation.outputs import evaluation_dir
 from hqctf_qiskit.experiments.grid import ExperimentSpec
 from hqctf_qiskit.experiments.results import collect_results, results_markdown, run_dir_of, write_results
 
@@ -15,11 +16,12 @@ from hqctf_qiskit.experiments.results import collect_results, results_markdown, 
 def write_run(root, arch, method, seed, kidney_dice, tumor_dice, params=1000, epoch_seconds=(2.0, 4.0)):
     """The files a finished, evaluated grid cell leaves behind (what collect_results reads)."""
     run = run_dir_of(root, arch, method, seed)
-    (run / "eval").mkdir(parents=True)
+    evaluation = evaluation_dir(run, "test", "best")  # the spec's evaluate_split (default test), best checkpoint
+    evaluation.mkdir(parents=True)
     (run / "summary.json").write_text(json.dumps({"trainable_params": params}))
     mean = {"dice_kidney": kidney_dice, "iou_kidney": kidney_dice / 2, "dice_tumor": tumor_dice,
             "iou_tumor": tumor_dice / 2}
-    (run / "eval" / "summary.json").write_text(json.dumps({"mean": mean}))
+    (evaluation / "summary.json").write_text(json.dumps({"mean": mean}))
     with (run / "metrics.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, ["epoch", "epoch_seconds"])
         writer.writeheader()

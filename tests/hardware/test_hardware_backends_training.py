@@ -86,19 +86,20 @@ def test_weights_from_a_fake_device_reports_both_metric_sets(tmp_path, tiny_phan
     assert run_cli("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "2", *SMALL_QPG) == 0
     code = run_cli("evaluate", str(run), "--split", "val", "--weights-from", "fake_brisbane", "--shots", "4096")
     assert code == 0
-    summary = json.loads((run / "eval" / "summary.json").read_text())
+    results = run / "eval" / "val-best-fake_brisbane-4096shots"  # one folder per (split, checkpoint, weights)
+    summary = json.loads((results / "summary.json").read_text())
     assert summary["weights_from"] == "fake_brisbane" and summary["shots"] == 4096
     assert set(summary["sampled_mean"]) == set(summary["mean"])
     layers = summary["layers"]
     assert len(layers) == 2 and all(0 < layer["weight_relative_error"] < 1 for layer in layers)
-    assert (run / "eval" / "exact" / "per_case.csv").is_file()
-    assert (run / "eval" / "fake_brisbane_4096shots" / "per_case.csv").is_file()
+    assert (results / "exact" / "per_case.csv").is_file()
+    assert (results / "fake_brisbane_4096shots" / "per_case.csv").is_file()
 
 
 def test_weights_from_exact_aer_equals_the_exact_model(tmp_path, tiny_phantom):
     run = tmp_path / "run"
     assert run_cli("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "1", *SMALL_QPG) == 0
     assert run_cli("evaluate", str(run), "--split", "val", "--weights-from", "aer_simulator") == 0
-    summary = json.loads((run / "eval" / "summary.json").read_text())
+    summary = json.loads((run / "eval" / "val-best-aer_simulator-exact" / "summary.json").read_text())
     assert all(layer["weight_relative_error"] < 1e-5 for layer in summary["layers"])
     assert summary["sampled_mean"] == summary["mean"]

@@ -172,3 +172,25 @@ def test_layer_wider_than_the_device_is_a_clear_error(brisbane):
     wide = [LayerShape("huge", "Conv2d", channels=2, fan_in=2**200, qubits=200)]
     with pytest.raises(ValueError, match="huge needs 200 qubits.*127"):
         build_circuit_report(wide, AnsatzSpec(), "affine", ReportSettings(backend="fake_brisbane"), backend=brisbane)
+
+
+def test_too_small_device_with_chunked_suggests_a_chunk_that_fits():
+    """Issue 11 item 9: with --mapping chunked already set, the fix is a larger --chunk (the smallest that fits every
+    layer) or a wider device — not --mapping chunked again."""
+    from hqctf_qiskit.qpg.mappings import ChunkedMapping
+
+    manila = target_backend("fake_manila")  # 5 qubits
+    fan_ins = {"small.conv": 288, "big.conv": 4608, "bigger.conv": 4800}
+    layers = [LayerShape(name, "Conv2d", channels=4, fan_in=fan_in,
+                         qubits=ChunkedMapping.num_qubits_for(fan_in, chunk=32)) for name, fan_in in fan_ins.items()]
+    with pytest.raises(BackendError) as caught:
+        build_circuit_report(layers, AnsatzSpec(), "chunked", ReportSettings(backend="fake_manila"), backend=manila,
+                             context={"chunk": 32})
+    message = str(caught.value)
+    assert message == ("--backend fake_manila: layer big.conv needs 8 qubits but the device has 5 (and 1 more "
+                       "layer(s)); use --chunk 150 or more (now 32): fewer qubits per channel, or a wider device")
+    assert "--mapping chunked" not in message
+    fits = [ChunkedMapping.num_qubits_for(f, chunk=150) <= 5 for f in fan_ins.values()]
+    assert all(fits) and ChunkedMapping.num_qubits_for(4800, chunk=149) > 5, "150 is the smallest chunk that fits"
+    with pytest.raises(BackendError, match="use --mapping chunked \\(fewer qubits\\) or a wider device"):
+        build_circuit_report(layers, AnsatzSpec(), "affine", ReportSettings(backend="fake_manila"), backend=manila)

@@ -31,6 +31,40 @@ def torchrun(*args: str) -> list[str]:
             str(free_port()), "-m", "hqctf_qiskit.cli.main", *args]
 
 
+def kill_tree(pid: int) -> None:
+    """SIGKILL torchrun and its workers, and wait until they are gone. torchrun starts each worker in a session of
+    its own, so killing the launcher's process group alone leaves the workers training on (orphaned)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    for member in tree:  # the launcher first: it must not restart the workers
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + 60
+    for member in tree[1:]:
+        while running(member):
+            assert time.time() < deadline, f"pid {member} survived SIGKILL"
+            time.sleep(0.01)
+
+
+def running(pid: int) -> bool:
+    """Neither gone nor a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def tiny_ddp_args(data: Path, out: Path, epochs: int) -> list[str]:
     return ["train", "--data", str(data), "--out", str(out), "--qpg-layers", "decoder.blocks.4.*", "--image-size",
             "32", "--batch-size", "2", "--reps", "1", "--device", "cpu", "--epochs", str(epochs),
@@ -67,7 +101,7 @@ def test_resume_under_torchrun_stays_distributed_and_rank_0_alone_writes(tmp_pat
                 assert time.time() < deadline, "no checkpoint within 300 s"
                 time.sleep(0.02)
         finally:
-            os.killpg(first.pid, signal.SIGKILL)  # torchrun and both workers
+            kill_tree(first.pid)
             first.wait()
     assert not (out / "summary.json").exists(), "the run must have been killed before finishing"
 
@@ -79,6 +113,8 @@ def test_resume_under_torchrun_stays_distributed_and_rank_0_alone_writes(tmp_pat
     assert summary["steps"] == epochs * 2  # a world of one would take 4 steps per epoch after the resume
     assert [int(row["step"]) for row in csv.DictReader((out / "metrics.csv").open())] == [2, 4, 6, 8]
     assert resumed.stdout.count(f"resumed {out} at epoch") == 1, "log lines come from rank 0 only"
+    assert resumed.stdout.count("took over the lock of pid") == 1, "rank 0 alone claims: the killed run's lock"
+    assert not (out / ".hqctf-lock").exists()
 
     # rank 0 alone wrote the run folder, in both sessions: rank 1 recorded no write at all under it
     rank0 = (audit / "rank-0.log").read_text().splitlines()

@@ -59,7 +59,8 @@ def test_flags_are_restored_after_a_run_raises(tmp_path, monkeypatch, caller_fla
 
     monkeypatch.setattr(loop, "discover", failing_discover)
     with pytest.raises(SystemExit) as exc:
-        main([*TRAIN, "--data", str(tmp_path), "--out", str(tmp_path / "run")])
+        # --classes given: the dataset is not described before the run (that would fail outside the run)
+        main([*TRAIN, "--data", str(tmp_path), "--classes", "background,kidney,tumor", "--out", str(tmp_path / "run")])
     assert exc.value.code == 2
     assert flags_during_run == [(True, True, *caller_flags[2:])]
     assert flags() == caller_flags

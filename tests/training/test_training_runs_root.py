@@ -52,3 +52,15 @@ def test_train_without_out_creates_the_run_under_hqctf_runs_and_latest_finds_it(
     main(["export", "latest", str(tmp_path / "exported")])
     assert f"to {tmp_path / 'exported'}" in capsys.readouterr().out
     assert (tmp_path / "exported" / "model.json").is_file()
+
+
+def test_two_default_run_folders_in_the_same_second_are_two_folders(tmp_path, monkeypatch):
+    from hqctf_qiskit.config import TrainConfig
+    from hqctf_qiskit.training.runs import default_run_dir
+
+    monkeypatch.setenv("HQCTF_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr("time.strftime", lambda *args: "20260101-000000")  # the same second for both
+    config = TrainConfig.from_flat({"seed": 4}, source="test")
+    first, second = default_run_dir(config), default_run_dir(config)
+    assert first != second and first.is_dir() and second.is_dir()  # created exclusively: each name has one owner
+    assert second.name == first.name + "-1"

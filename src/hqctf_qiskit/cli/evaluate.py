@@ -10,7 +10,8 @@ from ..errors import ConfigError
 from .errors import friendly_errors
 from .options import resolve_run
 
-CHECKPOINTS = ("best", "final", "latest")
+CHECKPOINT_HELP = ("best (falls back to final, then latest, and says so), final (only once the run has finished) "
+                   "or latest.")
 
 
 @click.command()
@@ -21,24 +22,28 @@ CHECKPOINTS = ("best", "final", "latest")
 @click.option("--shots", type=int, help="Shots for --weights-from (default: exact where the backend allows).")
 @click.option("--pack/--no-pack", default=False, help="Pack channels side by side for --weights-from.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --weights-from sampling.")
-@click.option("--checkpoint", default="best", show_default=True, help=", ".join(CHECKPOINTS) + ".")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder [RUN/eval].")
+@click.option("--checkpoint", default="best", show_default=True, help=CHECKPOINT_HELP)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Output folder [RUN/eval/<split>-<checkpoint>[-<backend>-<shots>shots]].")
+@click.option("--overwrite", is_flag=True, help="Replace the output folder's earlier results.")
 @click.option("--device", default="auto", show_default=True)
 @friendly_errors
-def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: str | None, device: str,
-             weights_from: str | None, shots: int | None, pack: bool, seed: int) -> None:
-    """Per-case 3D Dice/IoU per class and KiTS regions on a split of a run (RUN may be 'latest')."""
+def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: str | None, overwrite: bool,
+             device: str, weights_from: str | None, shots: int | None, pack: bool, seed: int) -> None:
+    """Per-case 3D Dice/IoU per class and KiTS regions on a split of a run (RUN may be 'latest').
+
+    Each evaluation keeps its own folder; earlier results are never replaced without --overwrite.
+    """
     from ..evaluation.evaluate import evaluate_run
 
-    if checkpoint not in CHECKPOINTS:
-        raise ConfigError(f"--checkpoint: unknown value {checkpoint!r}; choose best, final or latest")
     if shots is not None and weights_from is None:
         raise ConfigError("--shots: only meaningful with --weights-from BACKEND")
     run_dir = resolve_run(run)
     summary = evaluate_run(run_dir, data=data, split=split, checkpoint=checkpoint,
                            out_dir=Path(out_dir) if out_dir else None, device=device, weights_from=weights_from,
-                           shots=shots, pack=pack, seed=seed)
-    click.echo(f"evaluated {summary['cases']} {split} case(s) of {run_dir} ({checkpoint} checkpoint)")
+                           shots=shots, pack=pack, seed=seed, overwrite=overwrite)
+    click.echo(f"evaluated {summary['cases']} {split} case(s) of {run_dir}, checkpoint "
+               f"{summary['checkpoint_description']}")
     if weights_from is None:
         for key, value in summary["mean"].items():
             click.echo(f"  {key:<28} {value:.4f}")
@@ -49,4 +54,4 @@ def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: s
             click.echo(f"  {key:<28} {value:>14.4f} {summary['sampled_mean'][key]:>24.4f}")
         for layer in summary["layers"]:
             click.echo(f"  {layer['layer']:<40} weight relative error {layer['weight_relative_error']:.3f}")
-    click.echo(f"wrote {Path(out_dir) if out_dir else run_dir / 'eval'}")
+    click.echo(f"wrote {summary['out_dir']}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from .check_data import check_data
 from .circuit_report import circuit_report
+from .convert import convert
 from .errors import run_main, setup_logging
 from .evaluate import evaluate
 from .experiment import experiment
@@ -24,7 +26,7 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     setup_logging(verbose)
 
 
-for command in (train, evaluate, predict, export, phantom, experiment, circuit_report):
+for command in (train, evaluate, predict, export, phantom, experiment, circuit_report, check_data, convert):
     cli.add_command(command)
 
 

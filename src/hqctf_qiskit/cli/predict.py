@@ -1,28 +1,66 @@
-"""``hqctf predict``: segment a NIfTI volume with a run folder or an export (an export needs no qiskit)."""
+"""``hqctf predict``: segment an image or a DICOM CT series (or a folder of them) with a run folder or an export
+(an export needs no qiskit); write NIfTI, RTSTRUCT or DICOM-SEG."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..errors import DataError
 from .errors import friendly_errors
 from .options import resolve_run
+
+FORMATS = ("nifti", "rtstruct", "seg")  # inference.outputs.FORMATS, repeated so --help imports no torch
+
+
+def _counts(result: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in result["voxels_per_class"].items())
 
 
 @click.command()
 @click.argument("run")
-@click.argument("input_path", metavar="IN.nii.gz")
-@click.argument("output_path", metavar="OUT.nii.gz")
+@click.argument("input_path", metavar="INPUT")
+@click.argument("output_path", metavar="OUT")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="nifti (labels on the input grid), rtstruct "
+              "(one ROI per class found, for a planning system) or seg (DICOM-SEG). RTSTRUCT and SEG need a DICOM "
+              "series as input  [default: by OUT's suffix: .nii/.nii.gz nifti, .dcm rtstruct; nifti for a folder]")
+@click.option("--probabilities", type=click.Path(path_type=Path), help="Also write per-class softmax "
+              "probabilities (4D NIfTI x, y, z, class, float32, on the input grid) to this .nii.gz file; for a "
+              "folder of cases, to this folder as <case>.nii.gz.")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--checkpoint", default="best", show_default=True, help="For a run folder: best, final or latest.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--checkpoint", help="For a run folder: best (falls back to final, then latest, and says so), final "
+              "or latest  [default: best]. An export has one set of weights: not allowed there.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs that exist.")
 @friendly_errors
-def predict(run: str, input_path: str, output_path: str, device: str, checkpoint: str, overwrite: bool) -> None:
-    """Segment a NIfTI volume with a run or an export (an export needs no qiskit)."""
-    from ..inference.predict import predict_nifti
+def predict(run: str, input_path: str, output_path: str, fmt: str | None, probabilities: Path | None, device: str,
+            checkpoint: str | None, overwrite: bool) -> None:
+    """Segment INPUT with RUN (a run folder or an export) into OUT.
 
-    result = predict_nifti(resolve_run(run), Path(input_path), Path(output_path), device=device,
-                           overwrite=overwrite)
-    click.echo(f"wrote {result['output']} {tuple(result['shape'])}: "
-               + ", ".join(f"{k} {v}" for k, v in result["voxels_per_class"].items()))
+    \b
+    INPUT: a NIfTI/NRRD/MHA image or a folder holding a DICOM CT series;
+           OUT a .nii.gz, or a .dcm (RTSTRUCT; --format seg for DICOM-SEG).
+    INPUT a folder of cases (image files, DICOM patient folders), OUT a folder:
+           OUT/<case>.nii.gz or OUT/<case>.dcm for every case. Cases are named
+           by file or folder name (a hash where that holds the PatientID). A case
+           that fails with bad input is reported and skipped; exit status 2 then.
+    """
+    from ..inference.predict import predict as run_predict
+
+    def report(result: dict[str, Any]) -> None:
+        if "error" in result:
+            click.echo(f"error: {result['error']}", err=True)
+        else:
+            click.echo(f"wrote {result['output']} {tuple(result['shape'])}: {_counts(result)}")
+
+    result = run_predict(resolve_run(run), Path(input_path), Path(output_path), fmt=fmt, probabilities=probabilities,
+                         device=device, overwrite=overwrite, checkpoint=checkpoint, on_case=report)
+    if "written" not in result:  # one case
+        report(result)
+        if result["probabilities"]:
+            click.echo(f"wrote {result['probabilities']} (class probabilities)")
+    click.echo(f"model: {result['source']}")
+    if result.get("failed"):
+        raise DataError(f"{input_path}: {len(result['failed'])} of {result['cases']} cases failed (lines above); "
+                        f"{len(result['written'])} written to {output_path}")

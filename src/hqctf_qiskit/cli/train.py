@@ -15,7 +15,9 @@ from .options import config_file_option, config_options, given_options, merged_c
 @click.command()
 @config_file_option()
 @config_options(FLAT_KEYS)
-@click.option("--resume", type=click.Path(), help="Continue the run in this folder from its latest checkpoint.")
+@click.option("--resume", type=click.Path(),
+              help="Continue the run in this folder from its latest checkpoint (from step 0 if it has none yet); "
+                   "the lock of a killed run on this host is taken over.")
 @click.option("--yes", is_flag=True, help="Confirm an ibm_* run whose cost is above the guard's limits.")
 @friendly_errors
 def train(config_file: str | None, resume: str | None, yes: bool, **options: Any) -> None:

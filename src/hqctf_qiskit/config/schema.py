@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from ..errors import ConfigError, HqctfError
@@ -43,6 +43,18 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """YAML reads yes/no/on/off as booleans, which pydantic would take as 1/0 (``epochs: yes`` trained one
+        epoch): a number field refuses them."""
+        if isinstance(value, bool):
+            annotation = cls.model_fields[info.field_name].annotation
+            kinds = set(get_args(annotation)) or {annotation}
+            if bool not in kinds and kinds & {int, float}:
+                raise ValueError(f"must be {'a whole number' if float not in kinds else 'a number'}, got {value!r}")
+        return value
+
     def check_choices(self) -> None:
         """Named choices and owner-written checks of each field (resolving their registries now)."""
         for name, info in type(self).model_fields.items():
@@ -61,12 +73,16 @@ class Section(BaseModel):
 
 class DataConfig(Section):
     source: Annotated[str | None, Option(
-        "KiTS-layout folder or a CSV/JSON list of image/label pairs.", key="data",
+        "A KiTS, nnU-Net or MSD folder, a folder of DICOM patient folders, or a CSV/JSON list of cases.", key="data",
         default_text="the synthetic phantom")] = None
     classes: Annotated[list[str], Option("Comma-separated class names (label value = position).",
                                          metavar="NAME,NAME,...")] = Field(
         default_factory=lambda: list(DEFAULT_CLASSES))
     label_map: Annotated[str | None, Option("Label remap, e.g. 2:1,3:1 (unlisted labels become background).")] = None
+    structures: Annotated[str | None, Option(
+        "RTSTRUCT structures to classes (needed for DICOM labels): NAME:class pairs, '|' between aliases, globs, "
+        "case-insensitive (e.g. 'GTV*:tumor,Kidney_L|Kidney Left:kidney'), or a YAML file.",
+        metavar="NAME:CLASS,...|FILE")] = None
     window: Annotated[list[float], Option("HU window LOW,HIGH.", metavar="LOW,HIGH")] = Field(
         default_factory=lambda: [-79.0, 304.0])
     image_size: Annotated[int, Option("In-plane size of training slices."), Field(ge=1)] = 128

@@ -1,8 +1,13 @@
-"""Data layer: NIfTI/KiTS loading on the RAS grid, HU windowing, 2D slices, patient splits, synthetic phantom."""
+"""Data layer: cases from NIfTI/NRRD/MHA, DICOM CT + RTSTRUCT, KiTS/nnU-Net/MSD layouts or case lists, loaded onto
+the RAS grid; the dataset check; HU windowing, 2D slices, patient splits, synthetic phantom."""
 
-from .datasets import CasePaths, discover_cases
+from .cases import CaseVolume, load_case
+from .check import CaseCheck, DatasetCheck, check_cases
+from .datasets import CasePaths, DatasetInfo, describe_dataset, discover_cases
 from .errors import DataError
-from .nifti import CaseVolume, case_id_from_path, from_canonical, load_case, load_nifti, parse_label_map, to_canonical
+from .images import read_image
+from .labels import parse_label_map
+from .nifti import case_id_from_path, from_canonical, load_nifti, to_canonical
 from .phantom import make_phantom_case, write_phantom_dataset
 from .preprocessing import DEFAULT_WINDOW, resize_slice, resize_to, window_and_scale
 from .slices import SliceDataset, make_sampler
@@ -10,11 +15,16 @@ from .splits import load_splits, make_splits, save_splits
 
 __all__ = [
     "DEFAULT_WINDOW",
+    "CaseCheck",
     "CasePaths",
     "CaseVolume",
     "DataError",
+    "DatasetCheck",
+    "DatasetInfo",
     "SliceDataset",
     "case_id_from_path",
+    "check_cases",
+    "describe_dataset",
     "discover_cases",
     "from_canonical",
     "load_case",
@@ -24,6 +34,7 @@ __all__ = [
     "make_sampler",
     "make_splits",
     "parse_label_map",
+    "read_image",
     "resize_slice",
     "resize_to",
     "save_splits",

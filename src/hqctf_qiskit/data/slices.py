@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset, Sampler, WeightedRandomSampler
 
 from .errors import DataError
-from .nifti import CaseVolume
+from .cases import CaseVolume
 from .preprocessing import DEFAULT_WINDOW, resize_to, window_and_scale
 
 __all__ = ["SliceDataset", "make_sampler"]

@@ -14,12 +14,14 @@ from ..inference.model import export_metadata, predict_volume
 from ..io import atomic_write_json, write_csv
 from ..training.datasetup import discover, load_cases, resolve_splits
 from ..training.modeling import resolve_device
-from ..training.runs import load_run_model
+from ..training.runs import check_checkpoint_name, load_run_checkpoint
 from .metrics import case_metrics, kits_regions, nanmean
+from .outputs import check_free, evaluation_dir, staged_folder
 from .overlays import save_overlay
 
 log = logging.getLogger(__name__)
 SPLITS = ("val", "test", "train", "all")
+REFUSAL = "already holds results; pass --overwrite to replace them, or --out DIR for another folder"
 
 
 def metric_names(class_names: list[str]) -> list[str]:
@@ -40,9 +42,10 @@ def select_case_ids(splits: dict[str, list[str]], split: str, available: list[st
 
 def evaluate_model(
     model: torch.nn.Module, cases: list[CaseVolume], meta: dict[str, Any], device: torch.device, out_dir: Path,
-    overlays: int = 3,
+    overlays: int = 3, extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Predict each case at native resolution and write ``summary.json``, ``per_case.csv`` and overlay PNGs."""
+    """Predict each case at native resolution and write ``summary.json`` (with ``extra``), ``per_case.csv`` and
+    overlay PNGs."""
     class_names = list(meta["classes"])
     names = metric_names(class_names)
     rows = []
@@ -57,6 +60,7 @@ def evaluate_model(
             save_overlay(case, pred, out_dir / f"overlay_{case.case_id}.png", tuple(meta["window"]))
     write_csv(out_dir / "per_case.csv", rows, ["case_id", *names])
     summary = {
+        **(extra or {}),
         "cases": len(rows),
         "mean": {k: nanmean([r[k] for r in rows]) for k in names},
         "nan_policy": "Dice/IoU are NaN when prediction and reference are both empty; means skip NaN",
@@ -68,12 +72,21 @@ def evaluate_model(
 def evaluate_run(
     run_dir: Path, data: str | None = None, split: str = "val", checkpoint: str = "best",
     out_dir: Path | None = None, device: str = "auto", weights_from: str | None = None, shots: int | None = None,
-    pack: bool = False, seed: int = 0,
+    pack: bool = False, seed: int = 0, overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate a run; with ``weights_from`` also the model whose QPG weights come from that sampler backend."""
+    """Evaluate a run; with ``weights_from`` also the model whose QPG weights come from that sampler backend.
+
+    Results go to their own folder (default ``RUN/eval/<split>-<checkpoint>[-<backend>-<shots>shots]``), which
+    appears only when complete; a folder that already holds results is replaced only with ``overwrite``. The
+    summary's ``checkpoint_used`` says which checkpoint file was loaded (``best`` falls back to final, then latest).
+    """
     run_dir = Path(run_dir)
-    out_dir = out_dir or run_dir / "eval"
-    qpg_model, config = load_run_model(run_dir, checkpoint=checkpoint)
+    check_checkpoint_name(checkpoint)
+    if split not in SPLITS:
+        raise ConfigError(f"--split: unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, split, checkpoint, weights_from, shots)
+    check_free(out_dir, overwrite, REFUSAL)  # before minutes of work, not after
+    qpg_model, config, used = load_run_checkpoint(run_dir, checkpoint=checkpoint)
     from ..weightgen.export import export_plain
 
     dev = resolve_device(device)
@@ -85,21 +98,25 @@ def evaluate_run(
     ids = select_case_ids(splits, split, available)
     volumes = load_cases(config, cases, ids, split)
     meta = export_metadata(config)
-    base = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint}
+    base = {"run_dir": str(run_dir), "data": config.data.source, "split": split, "checkpoint": checkpoint,
+            "checkpoint_used": used.to_dict()}
     if weights_from is None:
-        summary = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir)
-        summary.update(base)
-        atomic_write_json(out_dir / "summary.json", summary)
-        return summary
+        with staged_folder(out_dir, overwrite, REFUSAL) as staging:
+            summary = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, staging,
+                                     extra=base)
+        return {**summary, "out_dir": str(out_dir), "checkpoint_description": used.describe()}
 
     from ..hardware.trial import sampled_weights
 
     weights, layer_stats = sampled_weights(qpg_model, weights_from, shots, seed=seed, pack=pack)
     tag = f"{weights_from}" + (f"_{shots}shots" if shots else "_exact")
-    exact = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, out_dir / "exact")
-    sampled = evaluate_model(export_plain(qpg_model, weights).to(dev).eval(), volumes, meta, dev,
-                             out_dir / tag, overlays=0)
-    summary = {**base, "cases": exact["cases"], "mean": exact["mean"], "weights_from": weights_from, "shots": shots,
-               "sampled_mean": sampled["mean"], "layers": layer_stats, "nan_policy": exact["nan_policy"]}
-    atomic_write_json(out_dir / "summary.json", summary)
-    return summary
+    with staged_folder(out_dir, overwrite, REFUSAL) as staging:
+        exact = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, staging / "exact",
+                               extra=base)
+        sampled = evaluate_model(export_plain(qpg_model, weights).to(dev).eval(), volumes, meta, dev,
+                                 staging / tag, overlays=0, extra=base)
+        summary = {**base, "cases": exact["cases"], "mean": exact["mean"], "weights_from": weights_from,
+                   "shots": shots, "sampled_mean": sampled["mean"], "layers": layer_stats,
+                   "nan_policy": exact["nan_policy"]}
+        atomic_write_json(staging / "summary.json", summary)
+    return {**summary, "out_dir": str(out_dir), "checkpoint_description": used.describe()}

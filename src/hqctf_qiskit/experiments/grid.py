@@ -21,8 +21,9 @@ from ..config.messages import config_error
 from ..io import atomic_write_text
 from ..training.checkpoint import checkpoint_path
 from ..training.datasetup import discover, resolve_splits, write_splits
+from ..training.ownership import LOCK_NAME
 from ..training.runs import runs_root
-from .results import collect_results, run_dir_of, write_results
+from .results import collect_results, evaluation_of, run_dir_of, write_results
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,18 @@ class ExperimentSpec(BaseModel):
 
 
 def _prepare_run(run_dir: Path) -> str:
-    """'done' (skip), 'resume' (latest checkpoint), or 'new' (an interrupted run without checkpoint starts over)."""
+    """'done' (skip), 'resume', or 'new'.
+
+    A run with its config resumes: from its latest checkpoint, or from step 0 when it was killed before the first one
+    (``train --resume`` does that, and refuses while another process owns the folder). Only a folder that never got
+    as far as its config, and that no process holds, is cleared for a new start.
+    """
     if (run_dir / "summary.json").is_file() and checkpoint_path(run_dir, "final").is_file():
         return "done"
-    if checkpoint_path(run_dir, "latest").is_file():
+    if (run_dir / "config.yaml").is_file():
         return "resume"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # nothing resumable was written: no checkpoint, so nothing is lost
+    if run_dir.exists() and not (run_dir / LOCK_NAME).exists():
+        shutil.rmtree(run_dir)  # nothing of the run was written yet, so nothing is lost
     return "new"
 
 
@@ -158,7 +164,7 @@ def run_experiment(spec: ExperimentSpec) -> dict[str, Any]:
             train(spec.run_config(arch, method, seed, run_dir, splits_file))
         elif status == "resume":
             train(None, resume=run_dir)
-        if not (run_dir / "eval" / "summary.json").is_file():
+        if not (evaluation_of(run_dir, spec) / "summary.json").is_file():  # evaluations appear whole
             evaluate_run(run_dir, split=spec.evaluate_split, device="auto")
     results = collect_results(spec, root)
     write_results(results, root, spec)

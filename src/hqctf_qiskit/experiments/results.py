@@ -10,6 +10,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..evaluation.outputs import evaluation_dir
 from ..io import atomic_write_json, atomic_write_text, save_figure, write_csv
 
 if TYPE_CHECKING:
@@ -21,6 +22,11 @@ REPORTED = [("kidney", "dice"), ("kidney", "iou"), ("tumor", "dice"), ("tumor", 
 def run_dir_of(root: Path, arch: str, method: str, seed: int) -> Path:
     """Where one grid cell's run folder lives in the experiment folder."""
     return root / arch / method / f"seed{seed}"
+
+
+def evaluation_of(run_dir: Path, spec: ExperimentSpec) -> Path:
+    """The results folder of a grid cell's evaluation: the spec's split, the best checkpoint."""
+    return evaluation_dir(run_dir, spec.evaluate_split, "best")
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:
@@ -36,7 +42,7 @@ def collect_results(spec: ExperimentSpec, root: Path) -> list[dict[str, Any]]:
     for arch in spec.architectures:
         for method in spec.methods:
             runs = [run_dir_of(root, arch, method, s) for s in spec.seeds]
-            evals = [json.loads((r / "eval" / "summary.json").read_text())["mean"] for r in runs]
+            evals = [json.loads((evaluation_of(r, spec) / "summary.json").read_text())["mean"] for r in runs]
             summaries = [json.loads((r / "summary.json").read_text()) for r in runs]
             row: dict[str, Any] = {"architecture": arch, "method": method, "seeds": len(runs),
                                    "trainable_params": summaries[0]["trainable_params"]}

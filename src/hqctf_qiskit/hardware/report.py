@@ -102,14 +102,33 @@ def line_layout(backend: Any, num_qubits: int) -> list[int] | None:
     return list(lines[0])
 
 
-def check_fits(backend: Any, num_qubits: int, layer: str) -> None:
-    """Fail with the fix (chunked mapping) before the transpiler fails with a bare width error."""
+def check_fits(backend: Any, layers: Sequence[LayerLike], mapping: str, chunk: int | None = None) -> None:
+    """Fail with the fix before the transpiler fails with a bare width error: fewer qubits per channel (the chunked
+    mapping; when already chunked, a larger ``--chunk``) or a wider device."""
     width = backend.num_qubits
-    if num_qubits > width:
-        raise BackendError(
-            f"--backend {backend.name}: layer {layer} needs {num_qubits} qubits but the device has {width}; "
-            f"use --mapping chunked (fewer qubits) or a wider device"
-        )
+    too_wide = [layer for layer in layers if layer.qubits > width]
+    if not too_wide:
+        return
+    first = too_wide[0]
+    others = f" (and {len(too_wide) - 1} more layer(s))" if len(too_wide) > 1 else ""
+    if mapping != "chunked":
+        fix = "use --mapping chunked (fewer qubits) or a wider device"
+    else:
+        needed = _chunk_that_fits(too_wide, width)
+        now = f" (now {chunk})" if chunk is not None else ""
+        fix = (f"use --chunk {needed} or more{now}: fewer qubits per channel, or a wider device" if needed
+               else "use a wider device (no --chunk makes these layers fit)")
+    raise BackendError(f"--backend {backend.name}: layer {first.name} needs {first.qubits} qubits but the device has "
+                       f"{width}{others}; {fix}")
+
+
+def _chunk_that_fits(layers: Sequence[LayerLike], width: int) -> int | None:
+    """The smallest ``--chunk`` that brings every layer's chunked circuit within ``width`` qubits, if any does."""
+    from ..qpg.mappings import ChunkedMapping
+
+    chunk = max(math.ceil(layer.fan_in / 2**width) for layer in layers)
+    fits = all(ChunkedMapping.num_qubits_for(layer.fan_in, chunk=chunk) <= width for layer in layers)
+    return chunk if fits else None
 
 
 @dataclass
@@ -329,9 +348,9 @@ def build_circuit_report(
     settings = settings or ReportSettings()
     entries: dict[int, CircuitEntry] = {}
     reports = []
+    if backend is not None:
+        check_fits(backend, layers, mapping, (context or {}).get("chunk"))
     for layer in layers:
-        if backend is not None:
-            check_fits(backend, layer.qubits, layer.name)
         if layer.qubits not in entries:
             entries[layer.qubits] = build_circuit_entry(ansatz.with_qubits(layer.qubits), backend, settings)
         reports.append(layer_report(layer, entries[layer.qubits], mapping, settings))

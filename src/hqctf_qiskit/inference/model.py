@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..data.preprocessing import resize_to, window_and_scale
 from ..models import build_model
 
@@ -29,33 +29,66 @@ def predict_volume(
     Each axial slice is preprocessed exactly as in training (window, scale, resize to ``image_size``); the logits
     are resized back to the native in-plane size before the argmax, so labels live on the input grid.
     """
+    labels = np.empty(image_hu.shape, dtype=np.uint8)
+    for start, logits in _native_logits(model, image_hu, window, image_size, device, batch_size):
+        labels[:, :, start : start + logits.shape[0]] = logits.argmax(dim=1).permute(1, 2, 0).cpu().numpy()
+    return labels
+
+
+@torch.no_grad()
+def predict_probabilities(
+    model: nn.Module, image_hu: np.ndarray, *, window: tuple[float, float], image_size: int,
+    device: torch.device | str = "cpu", batch_size: int = 16,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels ``[X, Y, Z]`` uint8, softmax ``[X, Y, Z, C]`` float32) for a canonical HU volume.
+
+    The same logits as :func:`predict_volume`; here the labels are the argmax of the float32 probabilities
+    themselves, so a written probability map and its label map never disagree (they can differ from
+    :func:`predict_volume` only where two classes tie to float32 precision).
+    """
+    probabilities: np.ndarray | None = None
+    for start, logits in _native_logits(model, image_hu, window, image_size, device, batch_size):
+        batch = torch.softmax(logits.float(), dim=1).permute(2, 3, 0, 1).cpu().numpy()  # [X, Y, slices, C]
+        if probabilities is None:
+            probabilities = np.empty((*image_hu.shape, batch.shape[-1]), dtype=np.float32)
+        probabilities[:, :, start : start + batch.shape[2]] = batch
+    assert probabilities is not None, "a volume has at least one slice"
+    return probabilities.argmax(axis=-1).astype(np.uint8), probabilities
+
+
+def _native_logits(model: nn.Module, image_hu: np.ndarray, window: tuple[float, float], image_size: int,
+                   device: torch.device | str, batch_size: int):
+    """(first slice index, logits ``[slices, C, X, Y]`` at the native in-plane size) per batch of axial slices."""
     model.eval()
     native = image_hu.shape[:2]
     slices = np.moveaxis(window_and_scale(image_hu, window), 2, 0)
     slices = np.clip(resize_to(slices, (image_size, image_size), order=1), 0.0, 1.0).astype(np.float32)
-    labels = np.empty((slices.shape[0], *native), dtype=np.uint8)
     for start in range(0, slices.shape[0], batch_size):
         batch = torch.from_numpy(slices[start : start + batch_size]).unsqueeze(1).to(device)
         logits = model(batch).float()
-        logits = F.interpolate(logits, size=native, mode="bilinear", align_corners=False)
-        labels[start : start + batch.shape[0]] = logits.argmax(dim=1).cpu().numpy().astype(np.uint8)
-    return np.moveaxis(labels, 0, 2)
+        yield start, F.interpolate(logits, size=native, mode="bilinear", align_corners=False)
 
 
 def is_export(path: Path) -> bool:
     return (Path(path) / EXPORT_META).is_file()
 
 
+def read_export_meta(path: Path) -> dict[str, Any]:
+    """An export folder's ``model.json``."""
+    meta_path = Path(path) / EXPORT_META
+    try:
+        return json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{meta_path}: not valid JSON ({exc.msg})") from None
+
+
 def load_export(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """A plain smp model and its metadata from an ``hqctf export`` folder."""
     path = Path(path)
-    meta_path, weights_path = path / EXPORT_META, path / EXPORT_WEIGHTS
+    weights_path = path / EXPORT_WEIGHTS
     if not weights_path.is_file():
         raise FileNotFoundError(f"{weights_path}: export weights not found")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{meta_path}: not valid JSON ({exc.msg})") from None
+    meta = read_export_meta(path)
     model = build_model(meta["arch"], meta["encoder"], in_channels=meta.get("in_channels", 1),
                         classes=len(meta["classes"]))
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
@@ -64,19 +97,43 @@ def load_export(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modu
 
 
 def load_for_inference(path: Path, device: torch.device | str = "cpu",
-                       checkpoint: str = "best") -> tuple[nn.Module, dict[str, Any]]:
-    """A plain (classical) model and metadata from an export folder or a run folder."""
+                       checkpoint: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """A plain (classical) model and metadata from an export folder or a run folder.
+
+    ``checkpoint`` (best, final, latest; default best) chooses a run folder's checkpoint; the metadata's
+    ``source`` says which file was used. An export holds one set of weights, so a checkpoint given with one is an
+    error rather than silently ignored.
+    """
     path = Path(path)
+    if checkpoint is not None:
+        from ..training.runs import check_checkpoint_name
+
+        check_checkpoint_name(checkpoint)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such run or export folder")
     if is_export(path):
-        return load_export(path, device)
-    from ..training.runs import load_run_model  # a run folder may hold QPG layers: rebuilding them needs qiskit
+        if checkpoint is not None:
+            source = export_source(path, read_export_meta(path))
+            raise ConfigError(f"--checkpoint: applies to run folders only; {source} holds one set of weights "
+                              "(pass its run folder to choose a checkpoint)")
+        model, meta = load_export(path, device)
+        return model, {**meta, "source": export_source(path, meta)}
+    from ..training.runs import load_run_checkpoint  # a run folder may hold QPG layers: rebuilding them needs qiskit
 
-    model, config = load_run_model(path, checkpoint=checkpoint)
+    model, config, used = load_run_checkpoint(path, checkpoint=checkpoint or "best")
     from ..weightgen.export import export_plain
 
-    return export_plain(model).to(device).eval(), export_metadata(config)
+    meta = {**export_metadata(config), "checkpoint": used.to_dict(),
+            "source": f"run {path}, checkpoint {used.describe()}"}
+    return export_plain(model).to(device).eval(), meta
+
+
+def export_source(path: Path, meta: dict[str, Any]) -> str:
+    """``export E (run R, checkpoint best, epoch 4)``: where an export's weights came from."""
+    if not meta.get("source_run"):
+        return f"export {path}"
+    epoch = f", epoch {meta['checkpoint_epoch']}" if meta.get("checkpoint_epoch") is not None else ""
+    return f"export {path} (run {meta['source_run']}, checkpoint {meta.get('checkpoint')}{epoch})"
 
 
 def export_metadata(config) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -15,8 +15,46 @@ from ..io import atomic_create, atomic_write
 CHECKPOINT_NAMES = ("latest", "best", "final")
 
 
+class _WriteErrorRecorder:
+    """A write handle that remembers the OSError its write raised.
+
+    ``torch.save`` to a handle turns a failed write (no space left, read-only file system) into ``RuntimeError:
+    [enforce fail at inline_container.cc] ...``, which names neither the file nor the cause; with the OSError kept
+    here, :func:`save_checkpoint` raises that instead. A RuntimeError with no failed write under it stays what it is.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._handle.flush()
+        except OSError as exc:
+            self.error = exc
+            raise
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda handle: torch.save(state, handle))
+    """Write a checkpoint atomically; a write that fails for lack of space (or any OS reason) raises that OSError
+    naming ``path``, the previous checkpoint untouched and no temporary file left."""
+    def write(handle: BinaryIO) -> None:
+        recorder = _WriteErrorRecorder(handle)
+        try:
+            torch.save(state, recorder)
+        except RuntimeError:
+            if recorder.error is None:
+                raise
+            raise recorder.error from None  # its own traceback shows the failed write
+
+    atomic_write(path, write)
 
 
 def link_checkpoint(source: Path, target: Path) -> None:

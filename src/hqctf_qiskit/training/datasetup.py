@@ -1,23 +1,35 @@
-"""From a config to cases: the data source (or the cached phantom), patient splits, loaded volumes."""
+"""From a config to cases: the data source (or the cached phantom), checked up front; patient splits; volumes.
+
+Any layout the data layer reads (KiTS, DICOM patient folders, nnU-Net, MSD, case lists) goes through here the same
+way; a dataset.json's class names become the run's classes when ``--classes`` is not given
+(:func:`with_dataset_classes`), and RTSTRUCT labels are read with ``--structures``.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
 
 from ..cache import cache_dir
+from ..config.schema import DEFAULT_CLASSES, TrainConfig
 from ..data import (
-    CasePaths, CaseVolume, DataError, discover_cases, load_case, load_splits, make_splits, parse_label_map,
-    save_splits, write_phantom_dataset,
+    CasePaths, CaseVolume, DataError, DatasetCheck, DatasetInfo, check_cases, describe_dataset, load_case,
+    load_splits, make_splits, parse_label_map, save_splits, write_phantom_dataset,
 )
-from ..config.schema import TrainConfig
+from ..data.cases import structures_needed
+from ..data.check import missing_label_problem
+from ..data.dicom import StructureMap, structure_map
+from ..data.layouts.dataset_json import check_classes, classes_from_labels
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 PHANTOM_VERSION = 2  # bump whenever phantom.py draws differently: caches are keyed by it
 PHANTOM_SEED = 0
+SHOWN_WARNINGS = 3  # dataset warnings logged one by one; the rest are counted (check-data lists them all)
 
 
 def _complete(folder: Path, cases: int) -> bool:
@@ -74,25 +86,130 @@ def write_splits(splits: dict[str, list[str]], run_dir: Path) -> None:
     save_splits(splits, run_dir / "splits.json")
 
 
+def structures_of(config: TrainConfig) -> StructureMap | None:
+    """``--structures`` parsed against ``--classes`` (one line when a rule is malformed), or None when not given."""
+    data = config.data
+    return structure_map(data.structures, data.classes) if data.structures else None
+
+
 def load_cases(config: TrainConfig, cases: list[CasePaths], ids: list[str], split: str) -> list[CaseVolume]:
+    """The labelled volumes of ``ids`` (one split); RTSTRUCT cases record the classes they lack (NaN metrics)."""
     if not ids:
         raise DataError(f"the {split} split is empty: need more cases (or other --val-fraction/--test-fraction)")
     by_id = {c.case_id: c for c in cases}
     label_map = parse_label_map(config.data.label_map)
+    structures = structures_of(config)
     volumes = []
     for case_id in ids:
         paths = by_id[case_id]
         if paths.label is None:
-            raise DataError(f"{paths.image}: case {case_id} has no label file")
+            raise DataError(missing_label_problem(paths))
         volumes.append(
             load_case(paths.image, paths.label, case_id=case_id, label_map=label_map,
-                      num_classes=len(config.data.classes))
+                      num_classes=len(config.data.classes), structures=structures, classes=config.data.classes)
         )
     return volumes
 
 
+def check_image_size(config: TrainConfig) -> None:
+    """Refuse a ``--image-size`` the network cannot take; warn below its downsampling, where it runs but sees little.
+
+    Most smp architectures insist on sizes divisible by their encoder's output stride (32 for a depth-5 encoder, 16
+    for DeepLabV3+, 8 for PSPNet) and fail in their first forward pass otherwise; a Unet takes any size, but below
+    the stride its deepest features are a single pixel. The real model is built (with the random state put back, so
+    the run's seeded initialisation is unchanged) so the rule is the network's own, not a copy of it.
+    """
+    import torch
+
+    from ..models import build_model
+
+    model_config, size = config.model, config.data.image_size
+    with torch.random.fork_rng(devices=[]):  # not on the meta device: some encoders (mit_b*) need real tensors
+        model = build_model(model_config.arch, model_config.encoder, in_channels=1,
+                            classes=len(config.data.classes))
+    stride = int(getattr(model.encoder, "output_stride", 32))
+    if getattr(model, "requires_divisible_input_shape", True) and size % stride:
+        below = size // stride * stride
+        choices = " or ".join(str(v) for v in (below, below + stride) if v >= stride)
+        raise ConfigError(f"--image-size: {size} is not a multiple of {stride}, which {model_config.arch} with "
+                          f"encoder {model_config.encoder} needs; use {choices}")
+    if size < stride:
+        log.warning("--image-size %d is below %d, the downsampling of encoder %s: its deepest features are a single "
+                    "pixel; use %d or more", size, stride, model_config.encoder, stride)
+
+
+def check_dataset(config: TrainConfig, cases: list[CasePaths]) -> DatasetCheck:
+    """Check every case with the config's label map and classes (cached); warnings are logged, failures returned."""
+    data = config.data
+    report = check_cases(cases, label_map=parse_label_map(data.label_map), num_classes=len(data.classes),
+                         require_labels=True, structures=structures_of(config), classes=data.classes)
+    warnings = report.warnings
+    for warning in warnings[:SHOWN_WARNINGS]:
+        log.warning("%s", warning)
+    if len(warnings) > SHOWN_WARNINGS:
+        log.warning("... and %d more dataset warnings ('%s' lists them all)", len(warnings) - SHOWN_WARNINGS,
+                    check_data_command(config))
+    return report
+
+
+def check_data_command(config: TrainConfig) -> str:
+    """The ``hqctf check-data`` line that lists every bad case of this config's dataset."""
+    data = config.data
+    parts = ["hqctf", "check-data", str(data_source(config))]
+    if data.label_map:
+        parts += ["--label-map", data.label_map]
+    if data.structures:
+        parts += ["--structures", data.structures]
+    if list(data.classes) != list(DEFAULT_CLASSES):
+        parts += ["--classes", ",".join(data.classes)]
+    return shlex.join(parts)
+
+
+def with_dataset_classes(config: TrainConfig, info: DatasetInfo | None = None) -> TrainConfig:
+    """``config`` with the class names of its dataset.json (nnU-Net, MSD) when ``--classes`` was not given.
+
+    Call it where a run's config is made, before anything reads ``config.data.classes``: the run's config.yaml
+    then records the dataset's classes. ``--classes`` given (or a config read from a run folder, where every
+    option is set) is kept and checked against the dataset by :func:`discover`. ``info``: the dataset, when the
+    caller has already described it.
+    """
+    data = config.data
+    if "classes" in data.model_fields_set or not data.source:
+        return config
+    info = info or describe_dataset(data.source)
+    if info.labels is None:
+        return config
+    if data.label_map:
+        raise DataError(f"--label-map: give --classes too: with a label map the classes of {info.source} "
+                        f"({','.join(info.labels)}) are no longer its label values")
+    classes = classes_from_labels(info.labels, info.source)
+    log.info("classes from %s: %s", info.source, ",".join(classes))
+    return config.with_options(classes=classes)
+
+
+def check_layout(config: TrainConfig, info: DatasetInfo) -> None:
+    """What the layout asks of the options: the classes of a dataset.json, ``--structures`` for RTSTRUCT labels."""
+    data = config.data
+    if info.labels is not None:
+        check_classes(info.labels, info.source, data.classes, parse_label_map(data.label_map))
+    if not data.structures:
+        rtstruct = next((case.label for case in info.cases if case.has_rtstruct_label), None)
+        if rtstruct is not None:
+            raise structures_needed(rtstruct)
+
+
 def discover(config: TrainConfig) -> list[CasePaths]:
-    cases = discover_cases(data_source(config))
-    if not cases:
-        raise DataError(f"{data_source(config)}: no cases found")
+    """The dataset's cases, every one checked up front, and the slice size checked against the network.
+
+    All splits are checked (nnU-Net's integrity check is the model), so a broken test case fails training before a
+    run writes anything instead of failing evaluation later; a repeated run reads no volume for it (the check is
+    cached per file). Bad input raises one line naming the first bad file and counting the others.
+    """
+    source = data_source(config)
+    info = describe_dataset(source)
+    cases = info.cases
+    check_layout(config, info)
+    structures_of(config)  # a malformed --structures fails before the network is built
+    check_image_size(config)
+    check_dataset(config, cases).raise_first_failure(source, hint=check_data_command(config))
     return cases

@@ -22,13 +22,14 @@ from ..evaluation.metrics import OverlapAccumulator, nanmean
 from ..io import atomic_write_json, write_csv
 from ..weightgen.replace import trainable_parameters
 from .checkpoint import checkpoint_path, link_checkpoint, load_checkpoint, save_checkpoint
-from .datasetup import discover, load_cases, resolve_splits, write_splits
+from .datasetup import discover, load_cases, resolve_splits, with_dataset_classes, write_splits
 from .determinism import deterministic_algorithms
 from .distributed import DistContext
 from .losses import DiceCELoss
 from .modeling import build_training_model, parameter_groups, resolve_device
+from .ownership import claim_existing_run, claim_new_run
 from .plots import plot_progress
-from .runs import create_run_dir, new_run_dir
+from .runs import new_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,11 @@ def make_scheduler(optimizer: torch.optim.Optimizer, kind: str, total_steps: int
 
 
 class Trainer:
-    """One training run in one run folder; ``run()`` trains to the end (or ``--max-steps``) and returns the summary."""
+    """One training run in one run folder; ``run()`` trains to the end (or ``--max-steps``) and returns the summary.
+
+    ``resume``: the folder is an existing run; it continues from ``checkpoint_latest.pt``, or starts over from step 0
+    when it has none (killed before its first epoch ended).
+    """
 
     def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False, yes: bool = False,
                  dist: DistContext | None = None) -> None:
@@ -124,11 +129,17 @@ class Trainer:
                 f"or reduce --max-steps/--shots, use --pack or --gradient spsa"
             )
 
-    def _write_run_files(self) -> None:
-        save_config(self.config, self.run_dir / "config.yaml")
-        write_splits(self.splits, self.run_dir)
+    def _write_run_files(self, keep_existing: bool = False) -> None:
+        """config.yaml, splits.json and the weight report; ``keep_existing``: only those missing (a run started over
+        keeps the files its first start wrote, config.yaml above all)."""
+        files = {"config.yaml": lambda path: save_config(self.config, path),
+                 "splits.json": lambda path: write_splits(self.splits, path.parent)}
         if self.weight_report is not None:
-            atomic_write_json(self.run_dir / f"{self.weight_report['kind']}_report.json", self.weight_report)
+            report = self.weight_report
+            files[f"{report['kind']}_report.json"] = lambda path: atomic_write_json(path, report)
+        for name, write in files.items():
+            if not (keep_existing and (self.run_dir / name).is_file()):
+                write(self.run_dir / name)
 
     def _restore(self) -> None:
         state = load_checkpoint(checkpoint_path(self.run_dir, "latest"), map_location=self.device)
@@ -151,10 +162,13 @@ class Trainer:
 
     def _run(self) -> dict[str, Any]:
         self._setup()
-        if self.resume:
+        if self.resume and checkpoint_path(self.run_dir, "latest").is_file():
             self._restore()
         elif self.dist.is_main:
-            self._write_run_files()
+            if self.resume:
+                log.info("%s has no checkpoint yet (stopped before its first epoch ended): starting over from step 0 "
+                         "with its config.yaml", self.run_dir)
+            self._write_run_files(keep_existing=self.resume)
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(self.run_dir / "tensorboard")) if self.dist.is_main else _NullWriter()
@@ -322,26 +336,28 @@ class Trainer:
 
 def train(config: TrainConfig | None, resume: str | Path | None = None, yes: bool = False) -> dict[str, Any]:
     """Train a new run (``config.optim.out`` or a fresh folder under ``runs_root()``), or resume one from its latest
-    checkpoint. Under ``torchrun`` every rank joins the process group first, new run or resumed alike: the ranks
-    train as one world and rank 0 alone writes the run folder."""
+    checkpoint (a run without one starts over from step 0).
+
+    The run folder is claimed first (see :mod:`.ownership`): one process trains in it, a second gets a clear error,
+    and the claim is given back however the run ends. Under ``torchrun`` rank 0 alone claims and writes the folder;
+    every rank joins the process group, new run or resumed alike, and the ranks train as one world.
+    """
     dist = DistContext.from_env()
+    claim = None
     try:
         if resume is not None:
             run_dir = Path(resume)
-            if not checkpoint_path(run_dir, "latest").is_file():
-                raise ConfigError(f"--resume: {run_dir} has no checkpoint_latest.pt to resume from")
+            claim = claim_existing_run(run_dir) if dist.is_main else None  # before anything reads the folder
             return Trainer(load_run_config(run_dir), run_dir, resume=True, yes=yes, dist=dist).run()
         assert config is not None
+        config = with_dataset_classes(config)  # nnU-Net/MSD: class names from dataset.json unless --classes
         dist.init(resolve_device(config.optim.device))
-        run_dir = create_run_dir(new_run_dir(config)) if dist.is_main else None
-        run_dir = dist.broadcast_path(run_dir)
-        try:
-            return Trainer(config, run_dir, yes=yes, dist=dist).run()
-        except BaseException:
-            if dist.is_main and run_dir.is_dir() and not any(run_dir.iterdir()):
-                run_dir.rmdir()  # bad input before anything was written: leave no empty run behind
-            raise
+        claim = claim_new_run(new_run_dir(config)) if dist.is_main else None
+        run_dir = dist.broadcast_path(claim.run_dir if claim is not None else None)
+        return Trainer(config, run_dir, yes=yes, dist=dist).run()
     finally:
+        if claim is not None:
+            claim.release()  # a new run's folder still empty (bad input before anything was written) goes too
         dist.close()
 
 

@@ -24,7 +24,7 @@ from pydicom.uid import MediaStorageDirectoryStorage, RTStructureSetStorage
 
 from ..errors import DataError
 
-__all__ = ["DicomScan", "SeriesFiles", "describe_series", "is_dicom_file", "read_header", "scan_dicom"]
+__all__ = ["DicomScan", "SeriesFiles", "describe_series", "is_dicom_file", "list_files", "read_header", "scan_dicom"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _is_rtstruct(ds: Dataset) -> bool:
     return str(ds.get("Modality", "")).upper() == "RTSTRUCT" or ds.get("SOPClassUID", "") == RTStructureSetStorage
 
 
-def _candidate_files(root: Path) -> list[Path]:
+def list_files(root: Path) -> list[Path]:
     """Every non-hidden file below ``root``, following linked folders (each real folder once), in name order."""
     if root.is_file():
         return [root]
@@ -134,7 +134,7 @@ def scan_dicom(source: Path | Sequence[Path], where: Path | None = None) -> Dico
         root = Path(source)
         if not root.exists():
             raise DataError(f"{root}: not found")
-        files = _candidate_files(root)
+        files = list_files(root)
     else:
         files = [Path(p) for p in source]
         root = files[0].parent if files else Path(".")
