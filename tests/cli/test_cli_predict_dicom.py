@@ -258,7 +258,8 @@ def test_seg_reads_back_equal_and_probabilities_match_the_labels(predicted, pati
 def test_only_the_dicom_outputs_hold_the_patient(predicted):
     out = predicted["out"]
     said = "".join(r.stdout + r.stderr for r in predicted["runs"].values())
-    wrote = [line for r in predicted["runs"].values() for line in r.stdout.splitlines() if line.startswith("wrote ") and ": background " in line]
+    wrote = [line for r in predicted["runs"].values() for line in r.stdout.splitlines()
+             if line.startswith("wrote ") and ": background " in line]  # the summaries, not the writers' log lines
     assert len(wrote) == 6, wrote
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) == 8

@@ -21,6 +21,8 @@ from .overlays import save_overlay
 
 log = logging.getLogger(__name__)
 SPLITS = ("val", "test", "train", "all")
+NAN_POLICY = ("Dice/IoU are NaN when prediction and reference are both empty, and for a class the case's reference "
+              "does not cover (an RTSTRUCT without a structure for it; regions including it too); means skip NaN")
 REFUSAL = "already holds results; pass --overwrite to replace them, or --out DIR for another folder"
 
 
@@ -53,7 +55,7 @@ def evaluate_model(
     for index, case in enumerate(cases):
         pred = predict_volume(model, case.image, window=tuple(meta["window"]), image_size=meta["image_size"],
                               device=device)
-        metrics = case_metrics(pred, case.label, class_names)
+        metrics = case_metrics(pred, case.label, class_names, absent=case.absent_classes)
         rows.append({"case_id": case.case_id, **{k: metrics[k] for k in names}})
         log.info("%s: %s", case.case_id, "  ".join(f"{k} {metrics[k]:.3f}" for k in names if k.startswith("dice")))
         if index < overlays:
@@ -63,7 +65,7 @@ def evaluate_model(
         **(extra or {}),
         "cases": len(rows),
         "mean": {k: nanmean([r[k] for r in rows]) for k in names},
-        "nan_policy": "Dice/IoU are NaN when prediction and reference are both empty; means skip NaN",
+        "nan_policy": NAN_POLICY,
     }
     atomic_write_json(out_dir / "summary.json", summary)
     return summary

@@ -2,7 +2,10 @@
 
 NaN policy: when both the prediction and the reference are empty for a class (or region), Dice and IoU are NaN —
 "nothing to find, nothing found" is neither a success nor a failure — and means skip NaNs (``nanmean``). A
-prediction of something where the reference is empty scores 0.
+prediction of something where the reference is empty scores 0. A class the case's reference does not cover at all
+(an RTSTRUCT without a structure for it: ``CaseVolume.absent_classes``) is NaN too, whatever was predicted: an
+empty reference there means "not drawn", not "not there", so a prediction cannot be scored; so is every KiTS region
+that includes such a class.
 """
 
 from __future__ import annotations
@@ -35,15 +38,26 @@ def overlap(pred: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> 
     return 2 * inter / (p + r), inter / (p + r - inter)
 
 
-def case_metrics(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str]) -> dict[str, float]:
-    """Dice and IoU for every foreground class and every KiTS region of one 3D case."""
+def case_metrics(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str],
+                 absent: Sequence[int] = ()) -> dict[str, float]:
+    """Dice and IoU for every foreground class and every KiTS region of one 3D case.
+
+    ``absent``: class indices the reference does not cover in this case (NaN for them and their regions).
+    """
     result: dict[str, float] = {}
+    unscored = set(int(c) for c in absent)
     for index, name in enumerate(class_names):
         if index == 0:
+            continue
+        if index in unscored:
+            result[f"dice_{name}"] = result[f"iou_{name}"] = math.nan
             continue
         result[f"dice_{name}"], result[f"iou_{name}"] = overlap(pred == index, ref == index)
     for region, labels in kits_regions(class_names).items():
         key = f"region_{region}"
+        if unscored & set(labels):
+            result[f"dice_{key}"] = result[f"iou_{key}"] = math.nan
+            continue
         result[f"dice_{key}"], result[f"iou_{key}"] = overlap(np.isin(pred, labels), np.isin(ref, labels))
     return result
 
