@@ -102,5 +102,6 @@ def setup_logging(verbose: bool) -> None:
     level = (logging.DEBUG if verbose else logging.INFO) if rank == 0 else logging.WARNING
     prefix = "" if rank == 0 else f"[rank {rank}] "
     logging.basicConfig(level=level, format=f"{prefix}%(message)s", stream=sys.stdout, force=True)
-    for noisy in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "matplotlib", "PIL", "stevedore", "urllib3"):
+    for noisy in ("qiskit", "qiskit_ibm_runtime", "qiskit_aer", "matplotlib", "PIL", "stevedore", "urllib3", "highdicom",
+                  "pydicom"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
