@@ -20,7 +20,8 @@ def write_run(root, arch, method, seed, kidney_dice, tumor_dice, params=1000, ep
     evaluation.mkdir(parents=True)
     (run / "summary.json").write_text(json.dumps({"trainable_params": params}))
     mean = {"dice_kidney": kidney_dice, "iou_kidney": kidney_dice / 2, "dice_tumor": tumor_dice,
-            "iou_tumor": tumor_dice / 2}
+            "iou_tumor": tumor_dice / 2, "hd95_kidney": 10 * (1 - kidney_dice), "nsd_kidney": kidney_dice + 0.1,
+            "hd95_tumor": math.nan, "nsd_tumor": tumor_dice}
     (evaluation / "summary.json").write_text(json.dumps({"mean": mean}))
     with (run / "metrics.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, ["epoch", "epoch_seconds"])
@@ -41,9 +42,14 @@ def test_rows_summarise_seeds_and_skip_nan(tmp_path):
     assert math.isnan(classical["tumor_dice_mean"]), "a class empty in every case has no mean"
     assert qpg["tumor_dice_mean"] == pytest.approx(0.4) and qpg["trainable_params"] == 400
     assert classical["seconds_per_epoch"] == pytest.approx(3.0)
+    assert classical["kidney_hd95_mean"] == pytest.approx(3.0) and classical["kidney_hd95_sd"] == pytest.approx(1.414,
+                                                                                                               rel=1e-3)
+    assert qpg["kidney_nsd_mean"] == pytest.approx(0.8) and qpg["kidney_nsd_sd"] == 0.0
+    assert math.isnan(qpg["tumor_hd95_mean"])
 
     table = results_markdown(rows, spec)
     assert "| unet | classical | 1,000 | 0.700 ± 0.141 |" in table and "n/a" in table
+    assert "| kidney HD95 (mm) | kidney NSD |" in table and "| 3.000 ± 1.414 | 0.800 ± 0.141 |" in table
     write_results(rows, tmp_path, spec)
     assert [r["method"] for r in csv.DictReader((tmp_path / "results.csv").open())] == ["classical", "qpg-affine"]
     assert json.loads((tmp_path / "results.json").read_text())[1]["method"] == "qpg-affine"

@@ -91,6 +91,11 @@ class DataConfig(Section):
     splits: Annotated[str | None, Option("Reuse a splits.json (split by case).")] = None
     val_fraction: Annotated[float, Option("Share of cases for validation.")] = 0.2
     test_fraction: Annotated[float, Option("Share of cases for test.")] = 0.2
+    folds: Annotated[int | None, Option(
+        "Cross-validation: split the non-test cases into K patient folds (needs --fold).", metavar="K"),
+        Field(ge=2)] = None
+    fold: Annotated[int | None, Option("The cross-validation fold used for validation, 0 to K-1.", metavar="k"),
+                    Field(ge=0)] = None
     phantom_cases: Annotated[int, Option("Cases of the default phantom dataset."), Field(ge=1)] = 12
 
     _split_lists = field_validator("classes", "window", mode="before")(_comma_list)
@@ -109,10 +114,23 @@ class DataConfig(Section):
             raise ValueError(f"need LOW,HIGH with LOW < HIGH, got {window}")
         return window
 
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> "DataConfig":
+        if self.fold is not None and self.folds is None:
+            raise OptionError("fold", "needs --folds K")
+        if self.folds is not None and self.fold is None:
+            raise OptionError("folds", f"give --fold k too (0 to {self.folds - 1})")
+        if self.folds is not None and self.fold is not None and self.fold >= self.folds:
+            raise OptionError("fold", f"{self.fold} is out of range for --folds {self.folds} (0 to {self.folds - 1})")
+        return self
+
 
 class ModelConfig(Section):
     arch: Annotated[str, Option("smp architecture: {choices}.", choices="..models:ARCHITECTURES")] = "unet"
     encoder: Annotated[str, Option("smp encoder (e.g. resnet18, resnet34).")] = "resnet18"
+    encoder_weights: Annotated[str, Option(
+        "Encoder start: 'none' (random, offline) or smp pretrained weights such as 'imagenet' (downloaded or "
+        "cached by smp; an export holds the trained weights).", metavar="NAME")] = "none"
 
     @field_validator("arch")
     @classmethod

@@ -1,4 +1,4 @@
-"""``hqctf evaluate``: per-case 3D Dice/IoU at native resolution, KiTS regions, overlays."""
+"""``hqctf evaluate``: per-case 3D Dice/IoU and surface metrics (mm) at native resolution, KiTS regions, overlays."""
 
 from __future__ import annotations
 
@@ -15,20 +15,24 @@ from ..io import atomic_write_json, write_csv
 from ..training.datasetup import discover, load_cases, resolve_splits
 from ..training.modeling import resolve_device
 from ..training.runs import check_checkpoint_name, load_run_checkpoint
-from .metrics import case_metrics, kits_regions, nanmean
+from .metrics import case_metrics, case_surface_metrics, kits_regions, nanmean, nansd
 from .outputs import check_free, evaluation_dir, staged_folder
 from .overlays import save_overlay
+from .surface import (DEFAULT_NSD_TOLERANCE_MM, SURFACE_METRICS, SURFACE_NAN_POLICY, check_nsd_tolerance,
+                      implementation)
 
 log = logging.getLogger(__name__)
 SPLITS = ("val", "test", "train", "all")
 NAN_POLICY = ("Dice/IoU are NaN when prediction and reference are both empty, and for a class the case's reference "
-              "does not cover (an RTSTRUCT without a structure for it; regions including it too); means skip NaN")
+              "does not cover (an RTSTRUCT without a structure for it; regions including it too), as are all surface "
+              "metrics there; " + SURFACE_NAN_POLICY + "; means and sds skip NaN")
 REFUSAL = "already holds results; pass --overwrite to replace them, or --out DIR for another folder"
 
 
 def metric_names(class_names: list[str]) -> list[str]:
-    names = [f"{m}_{c}" for c in class_names[1:] for m in ("dice", "iou")]
-    return names + [f"{m}_region_{r}" for r in kits_regions(class_names) for m in ("dice", "iou")]
+    """The per-case columns: every metric of every foreground class, then of every KiTS region."""
+    targets = [*class_names[1:], *(f"region_{r}" for r in kits_regions(class_names))]
+    return [f"{m}_{t}" for t in targets for m in ("dice", "iou", *SURFACE_METRICS)]
 
 
 def select_case_ids(splits: dict[str, list[str]], split: str, available: list[str]) -> list[str]:
@@ -44,10 +48,10 @@ def select_case_ids(splits: dict[str, list[str]], split: str, available: list[st
 
 def evaluate_model(
     model: torch.nn.Module, cases: list[CaseVolume], meta: dict[str, Any], device: torch.device, out_dir: Path,
-    overlays: int = 3, extra: dict[str, Any] | None = None,
+    overlays: int = 3, extra: dict[str, Any] | None = None, nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM,
 ) -> dict[str, Any]:
-    """Predict each case at native resolution and write ``summary.json`` (with ``extra``), ``per_case.csv`` and
-    overlay PNGs."""
+    """Predict each case at native resolution and write ``summary.json`` (with ``extra``; mean and sd over cases),
+    ``per_case.csv`` and overlay PNGs; surface metrics use the case's voxel spacing."""
     class_names = list(meta["classes"])
     names = metric_names(class_names)
     rows = []
@@ -56,8 +60,11 @@ def evaluate_model(
         pred = predict_volume(model, case.image, window=tuple(meta["window"]), image_size=meta["image_size"],
                               device=device)
         metrics = case_metrics(pred, case.label, class_names, absent=case.absent_classes)
+        metrics.update(case_surface_metrics(pred, case.label, class_names, case.spacing, nsd_tolerance_mm,
+                                            absent=case.absent_classes))
         rows.append({"case_id": case.case_id, **{k: metrics[k] for k in names}})
-        log.info("%s: %s", case.case_id, "  ".join(f"{k} {metrics[k]:.3f}" for k in names if k.startswith("dice")))
+        log.info("%s: %s", case.case_id, "  ".join(f"{k} {metrics[k]:.3f}" for k in names
+                                                   if k.startswith(("dice", "hd95", "nsd"))))
         if index < overlays:
             save_overlay(case, pred, out_dir / f"overlay_{case.case_id}.png", tuple(meta["window"]))
     write_csv(out_dir / "per_case.csv", rows, ["case_id", *names])
@@ -65,6 +72,9 @@ def evaluate_model(
         **(extra or {}),
         "cases": len(rows),
         "mean": {k: nanmean([r[k] for r in rows]) for k in names},
+        "sd": {k: nansd([r[k] for r in rows]) for k in names},
+        "nsd_tolerance_mm": float(nsd_tolerance_mm),
+        "metrics_implementation": implementation(),
         "nan_policy": NAN_POLICY,
     }
     atomic_write_json(out_dir / "summary.json", summary)
@@ -74,7 +84,7 @@ def evaluate_model(
 def evaluate_run(
     run_dir: Path, data: str | None = None, split: str = "val", checkpoint: str = "best",
     out_dir: Path | None = None, device: str = "auto", weights_from: str | None = None, shots: int | None = None,
-    pack: bool = False, seed: int = 0, overwrite: bool = False,
+    pack: bool = False, seed: int = 0, overwrite: bool = False, nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM,
 ) -> dict[str, Any]:
     """Evaluate a run; with ``weights_from`` also the model whose QPG weights come from that sampler backend.
 
@@ -84,6 +94,7 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     check_checkpoint_name(checkpoint)
+    check_nsd_tolerance(nsd_tolerance_mm)
     if split not in SPLITS:
         raise ConfigError(f"--split: unknown split {split!r}; choose from {', '.join(SPLITS)}")
     out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, split, checkpoint, weights_from, shots)
@@ -105,7 +116,7 @@ def evaluate_run(
     if weights_from is None:
         with staged_folder(out_dir, overwrite, REFUSAL) as staging:
             summary = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, staging,
-                                     extra=base)
+                                     extra=base, nsd_tolerance_mm=nsd_tolerance_mm)
         return {**summary, "out_dir": str(out_dir), "checkpoint_description": used.describe()}
 
     from ..hardware.trial import sampled_weights
@@ -114,11 +125,13 @@ def evaluate_run(
     tag = f"{weights_from}" + (f"_{shots}shots" if shots else "_exact")
     with staged_folder(out_dir, overwrite, REFUSAL) as staging:
         exact = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, staging / "exact",
-                               extra=base)
+                               extra=base, nsd_tolerance_mm=nsd_tolerance_mm)
         sampled = evaluate_model(export_plain(qpg_model, weights).to(dev).eval(), volumes, meta, dev,
-                                 staging / tag, overlays=0, extra=base)
-        summary = {**base, "cases": exact["cases"], "mean": exact["mean"], "weights_from": weights_from,
-                   "shots": shots, "sampled_mean": sampled["mean"], "layers": layer_stats,
-                   "nan_policy": exact["nan_policy"]}
+                                 staging / tag, overlays=0, extra=base, nsd_tolerance_mm=nsd_tolerance_mm)
+        summary = {**base, "cases": exact["cases"], "mean": exact["mean"], "sd": exact["sd"],
+                   "weights_from": weights_from, "shots": shots, "sampled_mean": sampled["mean"],
+                   "sampled_sd": sampled["sd"], "layers": layer_stats,
+                   "nsd_tolerance_mm": exact["nsd_tolerance_mm"],
+                   "metrics_implementation": exact["metrics_implementation"], "nan_policy": exact["nan_policy"]}
         atomic_write_json(staging / "summary.json", summary)
     return {**summary, "out_dir": str(out_dir), "checkpoint_description": used.describe()}

@@ -1,4 +1,4 @@
-"""Overlap metrics per class and for the KiTS regions.
+"""Overlap metrics per class and for the KiTS regions (boundary metrics: :mod:`.surface`).
 
 NaN policy: when both the prediction and the reference are empty for a class (or region), Dice and IoU are NaN —
 "nothing to find, nothing found" is neither a success nor a failure — and means skip NaNs (``nanmean``). A
@@ -11,10 +11,13 @@ that includes such a class.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import statistics
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+
+from .surface import DEFAULT_NSD_TOLERANCE_MM, SURFACE_METRICS, surface_metrics
 
 
 def kits_regions(class_names: Sequence[str]) -> dict[str, list[int]]:
@@ -38,6 +41,20 @@ def overlap(pred: np.ndarray | torch.Tensor, ref: np.ndarray | torch.Tensor) -> 
     return 2 * inter / (p + r), inter / (p + r - inter)
 
 
+def scored_masks(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str], absent: Sequence[int] = (),
+                 ) -> Iterator[tuple[str, tuple[np.ndarray, np.ndarray] | None]]:
+    """(name, (prediction mask, reference mask)) for every foreground class, then every KiTS region (``region_…``);
+    ``None`` instead of the masks for a class in ``absent`` and every region that includes one (not scorable)."""
+    unscored = set(int(c) for c in absent)
+    for index, name in enumerate(class_names):
+        if index == 0:
+            continue
+        yield name, None if index in unscored else (pred == index, ref == index)
+    for region, labels in kits_regions(class_names).items():
+        masks = None if unscored & set(labels) else (np.isin(pred, labels), np.isin(ref, labels))
+        yield f"region_{region}", masks
+
+
 def case_metrics(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str],
                  absent: Sequence[int] = ()) -> dict[str, float]:
     """Dice and IoU for every foreground class and every KiTS region of one 3D case.
@@ -45,26 +62,36 @@ def case_metrics(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str],
     ``absent``: class indices the reference does not cover in this case (NaN for them and their regions).
     """
     result: dict[str, float] = {}
-    unscored = set(int(c) for c in absent)
-    for index, name in enumerate(class_names):
-        if index == 0:
-            continue
-        if index in unscored:
-            result[f"dice_{name}"] = result[f"iou_{name}"] = math.nan
-            continue
-        result[f"dice_{name}"], result[f"iou_{name}"] = overlap(pred == index, ref == index)
-    for region, labels in kits_regions(class_names).items():
-        key = f"region_{region}"
-        if unscored & set(labels):
-            result[f"dice_{key}"] = result[f"iou_{key}"] = math.nan
-            continue
-        result[f"dice_{key}"], result[f"iou_{key}"] = overlap(np.isin(pred, labels), np.isin(ref, labels))
+    for name, masks in scored_masks(pred, ref, class_names, absent):
+        dice, iou = overlap(*masks) if masks is not None else (math.nan, math.nan)
+        result[f"dice_{name}"], result[f"iou_{name}"] = dice, iou
+    return result
+
+
+def case_surface_metrics(pred: np.ndarray, ref: np.ndarray, class_names: Sequence[str], spacing: Sequence[float],
+                         nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM,
+                         absent: Sequence[int] = ()) -> dict[str, float]:
+    """HD95, ASSD, NSD and volume difference (:mod:`.surface`) for every foreground class and KiTS region of one
+    3D case on a grid of ``spacing`` mm; NaN for all of them where the class is ``absent``."""
+    result: dict[str, float] = {}
+    for name, masks in scored_masks(pred, ref, class_names, absent):
+        values = (surface_metrics(*masks, spacing, nsd_tolerance_mm) if masks is not None
+                  else dict.fromkeys(SURFACE_METRICS, math.nan))
+        result.update({f"{metric}_{name}": values[metric] for metric in SURFACE_METRICS})
     return result
 
 
 def nanmean(values: Sequence[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return sum(finite) / len(finite) if finite else math.nan
+
+
+def nansd(values: Sequence[float]) -> float:
+    """Sample standard deviation skipping NaN; 0 for one value, NaN for none."""
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return math.nan
+    return statistics.stdev(finite) if len(finite) > 1 else 0.0
 
 
 class OverlapAccumulator:

@@ -1,4 +1,5 @@
-"""An experiment's results: one row per (architecture, method) with test Dice/IoU as mean ± sd over seeds,
+"""An experiment's results: one row per (architecture, method) with test Dice/IoU, HD95 (mm) and surface Dice (NSD)
+as mean ± sd over seeds (each seed's value is its mean over the test cases),
 written as results.csv, results.json, results.md (the table) and results.png (bars with error bars)."""
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from ..io import atomic_write_json, atomic_write_text, save_figure, write_csv
 if TYPE_CHECKING:
     from .grid import ExperimentSpec
 
-REPORTED = [("kidney", "dice"), ("kidney", "iou"), ("tumor", "dice"), ("tumor", "iou")]
+REPORTED = [(cls, metric) for cls in ("kidney", "tumor") for metric in ("dice", "iou", "hd95", "nsd")]
+HEADINGS = {"dice": "Dice", "iou": "IoU", "hd95": "HD95 (mm)", "nsd": "NSD"}
 
 
 def run_dir_of(root: Path, arch: str, method: str, seed: int) -> Path:
@@ -37,7 +39,8 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def collect_results(spec: ExperimentSpec, root: Path) -> list[dict[str, Any]]:
-    """One row per (architecture, method): trainable params, test Dice/IoU mean ± sd over seeds, s per epoch."""
+    """One row per (architecture, method): trainable params, test metrics mean ± sd over seeds, s per epoch; a
+    metric an evaluation lacks (one written before it existed) counts as NaN."""
     rows = []
     for arch in spec.architectures:
         for method in spec.methods:
@@ -82,15 +85,17 @@ def results_markdown(rows: list[dict[str, Any]], spec: ExperimentSpec) -> str:
         f"Test split (3D per case), mean ± sd over seeds {spec.seeds}; replaced layers: `{spec.layers}`; "
         f"low-rank rank chosen to match the QPG (affine) trainable budget of those layers.",
         "",
-        "| architecture | method | trainable params | kidney Dice | kidney IoU | tumor Dice | tumor IoU | s/epoch |",
-        "|---|---|---:|---|---|---|---|---:|",
+        "| architecture | method | trainable params | "
+        + " | ".join(f"{cls} {HEADINGS[metric]}" for cls, metric in REPORTED) + " | s/epoch |",
+        "|---|---|---:|" + "---|" * len(REPORTED) + "---:|",
     ]
     for r in rows:
-        lines.append(
-            f"| {r['architecture']} | {r['method']} | {r['trainable_params']:,} | {_pm(r, 'kidney_dice')} | "
-            f"{_pm(r, 'kidney_iou')} | {_pm(r, 'tumor_dice')} | {_pm(r, 'tumor_iou')} | {r['seconds_per_epoch']:.1f} |"
-        )
-    lines += ["", "NaN policy: a case whose prediction and reference are both empty for a class is skipped (NaN).", ""]
+        cells = " | ".join(_pm(r, f"{cls}_{metric}") for cls, metric in REPORTED)
+        lines.append(f"| {r['architecture']} | {r['method']} | {r['trainable_params']:,} | {cells} | "
+                     f"{r['seconds_per_epoch']:.1f} |")
+    lines += ["", "NaN policy: a case whose prediction and reference are both empty for a class is skipped (NaN); "
+              "HD95 is also NaN (skipped) where only one of them is empty, where NSD is 0. NSD at the evaluation's "
+              "tolerance (`nsd_tolerance_mm` in each summary.json, default 2 mm).", ""]
     return "\n".join(lines)
 
 

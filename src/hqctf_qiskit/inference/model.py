@@ -19,36 +19,53 @@ EXPORT_META = "model.json"
 EXPORT_WEIGHTS = "model.pt"
 
 
+TTA_MODES = ("none", "flip")
+
+# Test-time augmentation by mirroring, as nnU-Net does: the model also sees each axial slice mirrored along its two
+# in-plane axes (left-right, anterior-posterior, and both), the outputs are mirrored back and their softmax averaged.
+# Batches are [N, 1, X, Y] of RAS slices: dim 2 is left-right, dim 3 anterior-posterior. Superior-inferior is not
+# an in-plane axis of a 2D slice (mirroring it only reorders the slices), so it is not a view here.
+_TTA_FLIPS: dict[str, tuple[tuple[int, ...], ...]] = {"none": ((),), "flip": ((), (2,), (3,), (2, 3))}
+
+
+def check_tta(tta: str) -> None:
+    if tta not in TTA_MODES:
+        raise ConfigError(f"--tta: unknown mode {tta!r}; choose {', '.join(TTA_MODES)}")
+
+
 @torch.no_grad()
 def predict_volume(
     model: nn.Module, image_hu: np.ndarray, *, window: tuple[float, float], image_size: int,
-    device: torch.device | str = "cpu", batch_size: int = 16,
+    device: torch.device | str = "cpu", batch_size: int = 16, tta: str = "none",
 ) -> np.ndarray:
     """Label volume ``[X, Y, Z]`` (uint8) for a canonical HU volume, predicted slice by slice.
 
     Each axial slice is preprocessed exactly as in training (window, scale, resize to ``image_size``); the logits
-    are resized back to the native in-plane size before the argmax, so labels live on the input grid.
+    are resized back to the native in-plane size before the argmax, so labels live on the input grid. With
+    ``tta="flip"`` the argmax is of the mean softmax over the mirrored views.
     """
     labels = np.empty(image_hu.shape, dtype=np.uint8)
-    for start, logits in _native_logits(model, image_hu, window, image_size, device, batch_size):
-        labels[:, :, start : start + logits.shape[0]] = logits.argmax(dim=1).permute(1, 2, 0).cpu().numpy()
+    for start, views in _native_logits(model, image_hu, window, image_size, device, batch_size, tta):
+        scores = views[0] if len(views) == 1 else _mean_softmax(views)
+        labels[:, :, start : start + scores.shape[0]] = scores.argmax(dim=1).permute(1, 2, 0).cpu().numpy()
     return labels
 
 
 @torch.no_grad()
 def predict_probabilities(
     model: nn.Module, image_hu: np.ndarray, *, window: tuple[float, float], image_size: int,
-    device: torch.device | str = "cpu", batch_size: int = 16,
+    device: torch.device | str = "cpu", batch_size: int = 16, tta: str = "none",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(labels ``[X, Y, Z]`` uint8, softmax ``[X, Y, Z, C]`` float32) for a canonical HU volume.
 
     The same logits as :func:`predict_volume`; here the labels are the argmax of the float32 probabilities
     themselves, so a written probability map and its label map never disagree (they can differ from
-    :func:`predict_volume` only where two classes tie to float32 precision).
+    :func:`predict_volume` only where two classes tie to float32 precision). With ``tta="flip"`` the
+    probabilities are the mean softmax over the mirrored views.
     """
     probabilities: np.ndarray | None = None
-    for start, logits in _native_logits(model, image_hu, window, image_size, device, batch_size):
-        batch = torch.softmax(logits.float(), dim=1).permute(2, 3, 0, 1).cpu().numpy()  # [X, Y, slices, C]
+    for start, views in _native_logits(model, image_hu, window, image_size, device, batch_size, tta):
+        batch = _mean_softmax(views).permute(2, 3, 0, 1).cpu().numpy()  # [X, Y, slices, C]
         if probabilities is None:
             probabilities = np.empty((*image_hu.shape, batch.shape[-1]), dtype=np.float32)
         probabilities[:, :, start : start + batch.shape[2]] = batch
@@ -56,17 +73,29 @@ def predict_probabilities(
     return probabilities.argmax(axis=-1).astype(np.uint8), probabilities
 
 
+def _mean_softmax(views: list[torch.Tensor]) -> torch.Tensor:
+    if len(views) == 1:
+        return torch.softmax(views[0].float(), dim=1)
+    return torch.stack([torch.softmax(view.float(), dim=1) for view in views]).mean(dim=0)
+
+
 def _native_logits(model: nn.Module, image_hu: np.ndarray, window: tuple[float, float], image_size: int,
-                   device: torch.device | str, batch_size: int):
-    """(first slice index, logits ``[slices, C, X, Y]`` at the native in-plane size) per batch of axial slices."""
+                   device: torch.device | str, batch_size: int, tta: str = "none"):
+    """(first slice index, [logits ``[slices, C, X, Y]`` at the native in-plane size, one per TTA view]) per batch
+    of axial slices; each view's logits are mirrored back onto the unflipped slice before resizing."""
+    check_tta(tta)
     model.eval()
     native = image_hu.shape[:2]
     slices = np.moveaxis(window_and_scale(image_hu, window), 2, 0)
     slices = np.clip(resize_to(slices, (image_size, image_size), order=1), 0.0, 1.0).astype(np.float32)
     for start in range(0, slices.shape[0], batch_size):
         batch = torch.from_numpy(slices[start : start + batch_size]).unsqueeze(1).to(device)
-        logits = model(batch).float()
-        yield start, F.interpolate(logits, size=native, mode="bilinear", align_corners=False)
+        views = []
+        for dims in _TTA_FLIPS[tta]:
+            logits = model(batch.flip(dims) if dims else batch).float()
+            logits = logits.flip(dims) if dims else logits
+            views.append(F.interpolate(logits, size=native, mode="bilinear", align_corners=False))
+        yield start, views
 
 
 def is_export(path: Path) -> bool:
@@ -140,4 +169,6 @@ def export_metadata(config) -> dict[str, Any]:
     return {
         "arch": config.model.arch, "encoder": config.model.encoder, "in_channels": 1,
         "classes": list(config.data.classes), "window": list(config.data.window), "image_size": config.data.image_size,
+        # the weights the encoder started from (an export holds the trained weights: inference never downloads)
+        "encoder_weights": config.model.encoder_weights,
     }

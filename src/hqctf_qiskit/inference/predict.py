@@ -26,9 +26,11 @@ from ..data import from_canonical
 from ..data.nifti import NIFTI_SUFFIXES
 from ..errors import ConfigError, DataError
 from .inputs import PredictInput, case_name, find_cases, load_input
-from .model import load_for_inference, predict_probabilities, predict_volume
+from .ensemble import Ensemble, load_models
+from .model import check_tta, predict_probabilities, predict_volume
 from .outputs import (DICOM_FORMATS, FORMAT_SUFFIX, FORMATS, is_output_file, output_format, save_label_like,
                       save_probabilities, write_dicom_labels)
+from .postprocess import ComponentFilter, filter_components, parse_keep_largest, voxel_volume_mm3
 
 __all__ = ["predict", "predict_case", "predict_folder", "predict_nifti", "predict_one", "save_label_like"]
 
@@ -55,30 +57,44 @@ def _needs_dicom(fmt: str, in_path: Path) -> None:
                         "slices); write this one as NIfTI (.nii.gz)")
 
 
-def predict_case(model: nn.Module, meta: dict[str, Any], case: PredictInput, out_path: Path, fmt: str,
-                 probabilities_path: Path | None = None, device: str = "cpu") -> dict[str, Any]:
+def component_filter(keep_largest: str | None = None, min_volume: float | None = None) -> ComponentFilter:
+    """``--keep-largest`` and ``--min-volume`` checked before any work (class names once the model is loaded)."""
+    if min_volume is not None and not min_volume > 0:
+        raise ConfigError(f"--min-volume: must be a volume in mm3 > 0, got {min_volume}")
+    return ComponentFilter(parse_keep_largest(keep_largest), min_volume)
+
+
+def predict_case(model: nn.Module | Ensemble, meta: dict[str, Any], case: PredictInput, out_path: Path, fmt: str,
+                 probabilities_path: Path | None = None, device: str = "cpu", tta: str = "none",
+                 components: ComponentFilter | None = None) -> dict[str, Any]:
     """Predict one loaded case and write its labels (and probabilities) on its own grid; returns a summary.
 
     Labels are predicted on the RAS canonical volume and mapped back onto the input grid; for a DICOM input that
-    grid is the series' (its RAS affine), which the RTSTRUCT/SEG writers and the NIfTI outputs share.
+    grid is the series' (its RAS affine), which the RTSTRUCT/SEG writers and the NIfTI outputs share. ``tta``
+    averages mirrored views (``model.TTA_MODES``); ``components`` then filters the labels' connected components
+    (the probabilities written stay the model's own).
     """
     window, size = tuple(meta["window"]), meta["image_size"]
-    if probabilities_path is not None:
+    if isinstance(model, Ensemble):
+        labels, probabilities = model.predict_probabilities(case.image, device=device, tta=tta)
+    elif probabilities_path is not None:
         labels, probabilities = predict_probabilities(model, case.image, window=window, image_size=size,
-                                                      device=device)
+                                                      device=device, tta=tta)
     else:
         labels, probabilities = predict_volume(model, case.image, window=window, image_size=size,
-                                               device=device), None
-    native = from_canonical(labels, case.reference)
+                                               device=device, tta=tta), None
     classes = list(meta["classes"])
+    if components is not None and components.is_active:
+        labels = filter_components(labels, classes, components, voxel_volume_mm3(case.reference.affine))
+    native = from_canonical(labels, case.reference)
     if fmt in DICOM_FORMATS:
         if case.ct is None:
             raise DataError(f"{case.source}: an RTSTRUCT or DICOM-SEG needs a DICOM CT series as input")
         write_dicom_labels(native, case.ct, classes, out_path, fmt, case.source)
     else:
         save_label_like(native, case.reference, out_path)
-    if probabilities is not None:
-        assert probabilities_path is not None
+    if probabilities_path is not None:
+        assert probabilities is not None
         save_probabilities(from_canonical(probabilities, case.reference), case.reference, probabilities_path)
     counts = np.bincount(native.ravel(), minlength=len(classes))
     return {"case_id": case.case_id, "output": str(out_path), "format": fmt, "shape": list(native.shape),
@@ -86,12 +102,15 @@ def predict_case(model: nn.Module, meta: dict[str, Any], case: PredictInput, out
             "probabilities": str(probabilities_path) if probabilities_path is not None else None}
 
 
-def predict_one(model_path: Path, in_path: Path, out_path: Path, *, fmt: str | None = None,
+def predict_one(model_path: Path | list[Path], in_path: Path, out_path: Path, *, fmt: str | None = None,
                 probabilities: Path | None = None, device: str = "cpu", overwrite: bool = False,
-                checkpoint: str | None = None) -> dict[str, Any]:
+                checkpoint: str | None = None, tta: str = "none", keep_largest: str | None = None,
+                min_volume: float | None = None) -> dict[str, Any]:
     """Predict one case (image file or DICOM series folder) into ``out_path`` (format by suffix or ``fmt``)."""
     out_path, in_path = Path(out_path), Path(in_path)
     _check_checkpoint(checkpoint)
+    check_tta(tta)
+    components = component_filter(keep_largest, min_volume)
     fmt = output_format(out_path, fmt)
     _refuse_existing(out_path, overwrite)
     if probabilities is not None:
@@ -101,8 +120,9 @@ def predict_one(model_path: Path, in_path: Path, out_path: Path, *, fmt: str | N
         _refuse_existing(probabilities, overwrite)
     _needs_dicom(fmt, in_path)
     case = load_input(in_path)
-    model, meta = load_for_inference(Path(model_path), device, checkpoint=checkpoint)
-    result = predict_case(model, meta, case, out_path, fmt, probabilities, device)
+    model, meta = load_models(model_path, device, checkpoint=checkpoint)
+    components.check_classes(meta["classes"])
+    result = predict_case(model, meta, case, out_path, fmt, probabilities, device, tta, components)
     return {**result, "source": meta["source"]}
 
 
@@ -120,9 +140,10 @@ def _case_outputs(cases: list[Path], out_dir: Path, fmt: str, probabilities_dir:
     return planned
 
 
-def predict_folder(model_path: Path, in_dir: Path, out_dir: Path, *, fmt: str | None = None,
+def predict_folder(model_path: Path | list[Path], in_dir: Path, out_dir: Path, *, fmt: str | None = None,
                    probabilities: Path | None = None, device: str = "cpu", overwrite: bool = False,
-                   checkpoint: str | None = None,
+                   checkpoint: str | None = None, tta: str = "none", keep_largest: str | None = None,
+                   min_volume: float | None = None,
                    on_case: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Predict every case of ``in_dir`` into ``out_dir/<case><suffix>`` (``fmt``, default NIfTI).
 
@@ -131,6 +152,8 @@ def predict_folder(model_path: Path, in_dir: Path, out_dir: Path, *, fmt: str | 
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     _check_checkpoint(checkpoint)
+    check_tta(tta)
+    components = component_filter(keep_largest, min_volume)
     fmt = fmt or "nifti"
     if fmt not in FORMATS:
         raise ConfigError(f"--format: unknown format {fmt!r}; choose {', '.join(FORMATS)}")
@@ -142,12 +165,14 @@ def predict_folder(model_path: Path, in_dir: Path, out_dir: Path, *, fmt: str | 
         if existing:
             more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
             raise FileExistsError(f"{existing[0]}{more}: already exist (pass --overwrite to replace them)")
-    model, meta = load_for_inference(Path(model_path), device, checkpoint=checkpoint)
+    model, meta = load_models(model_path, device, checkpoint=checkpoint)
+    components.check_classes(meta["classes"])
     written, failed = [], []
     for case_id, path, out_path, probabilities_path in planned:
         try:
             _needs_dicom(fmt, path)
-            result = predict_case(model, meta, load_input(path, case_id), out_path, fmt, probabilities_path, device)
+            result = predict_case(model, meta, load_input(path, case_id), out_path, fmt, probabilities_path, device,
+                                  tta, components)
         except DataError as exc:
             failure = {"case_id": case_id, "input": str(path), "error": str(exc).splitlines()[0]}
             log.debug("case %s failed: %s", case_id, failure["error"])
@@ -162,8 +187,10 @@ def predict_folder(model_path: Path, in_dir: Path, out_dir: Path, *, fmt: str | 
             "format": fmt}
 
 
-def predict(model_path: Path, in_path: Path, out_path: Path, **options: Any) -> dict[str, Any]:
-    """One case when OUT names a file (``.nii``, ``.nii.gz``, ``.dcm``), else every case of the folder INPUT."""
+def predict(model_path: Path | list[Path], in_path: Path, out_path: Path, **options: Any) -> dict[str, Any]:
+    """One case when OUT names a file (``.nii``, ``.nii.gz``, ``.dcm``), else every case of the folder INPUT.
+
+    ``model_path``: a run or export folder, or a list of them (an ensemble: probabilities averaged)."""
     if is_output_file(Path(out_path)):
         options.pop("on_case", None)
         return predict_one(model_path, in_path, out_path, **options)

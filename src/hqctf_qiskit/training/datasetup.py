@@ -13,6 +13,7 @@ import shlex
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..cache import cache_dir
 from ..config.schema import DEFAULT_CLASSES, TrainConfig
@@ -22,6 +23,7 @@ from ..data import (
 )
 from ..data.cases import structures_needed
 from ..data.check import missing_label_problem
+from ..data.splits import make_fold_splits, select_fold
 from ..data.dicom import StructureMap, structure_map
 from ..data.layouts.dataset_json import check_classes, classes_from_labels
 from ..errors import ConfigError
@@ -70,19 +72,28 @@ def data_source(config: TrainConfig) -> Path:
     return Path(data.source) if data.source else phantom_dataset(data.phantom_cases)
 
 
-def resolve_splits(config: TrainConfig, cases: list[CasePaths], run_dir: Path | None) -> dict[str, list[str]]:
-    """Reuse ``--splits``, else the run's ``splits.json``, else a new seeded split by case."""
+def resolve_splits(config: TrainConfig, cases: list[CasePaths], run_dir: Path | None) -> dict[str, Any]:
+    """Reuse ``--splits``, else the run's ``splits.json``, else a new seeded split by case.
+
+    With ``--folds K --fold k`` a new split holds out the usual test cases and cross-validates on the rest; a reused
+    split file that lists folds gives fold ``k`` of its own folds (``--fold`` picks the fold, the file the cases).
+    """
     ids = [c.case_id for c in cases]
+    data = config.data
     existing = run_dir / "splits.json" if run_dir else None
-    if config.data.splits:
-        return load_splits(config.data.splits, known_case_ids=ids)
+    if data.splits:
+        splits = load_splits(data.splits, known_case_ids=ids)
+        return select_fold(splits, data.fold, data.folds) if data.fold is not None else splits
     if existing is not None and existing.is_file():
         return load_splits(existing, known_case_ids=ids)
-    return make_splits(ids, seed=config.optim.seed, val_fraction=config.data.val_fraction,
-                       test_fraction=config.data.test_fraction)
+    if data.folds is not None and data.fold is not None:
+        return make_fold_splits(ids, seed=config.optim.seed, folds=data.folds, fold=data.fold,
+                                val_fraction=data.val_fraction, test_fraction=data.test_fraction)
+    return make_splits(ids, seed=config.optim.seed, val_fraction=data.val_fraction,
+                       test_fraction=data.test_fraction)
 
 
-def write_splits(splits: dict[str, list[str]], run_dir: Path) -> None:
+def write_splits(splits: dict[str, Any], run_dir: Path) -> None:
     save_splits(splits, run_dir / "splits.json")
 
 

@@ -16,7 +16,8 @@ from ..weightgen import generated_layers, parse_layer_patterns
 
 
 def _classical_model(config: TrainConfig) -> nn.Module:
-    return build_model(config.model.arch, config.model.encoder, in_channels=1, classes=len(config.data.classes))
+    return build_model(config.model.arch, config.model.encoder, in_channels=1, classes=len(config.data.classes),
+                       encoder_weights=config.model.encoder_weights)
 
 
 def lowrank_budget(config: TrainConfig) -> int:
