@@ -41,3 +41,23 @@ class Tiny(nn.Module):
         self.decoder = nn.Sequential(nn.Conv2d(4, 8, 3, bias=False), nn.Conv2d(8, 8, 1))
         self.segmentation_head = nn.Conv2d(8, 2, 1)
         self.fc = nn.Linear(8, 3)
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """``hqctf ARGS`` in this process (so tests can patch the library): exit code, stdout, stderr."""
+    from hqctf_qiskit.cli.main import main
+
+    code = 0
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(code: int, err: str) -> str:
+    """The single ``error:`` line of a user error (exit 2, no traceback)."""
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
+    return lines[0]

@@ -23,10 +23,9 @@ import pydicom
 import pytest
 import torch
 
-from hqctf_qiskit.cli.main import main
 from hqctf_qiskit.models import build_model
 
-from helpers import SHARED_DATA
+from helpers import SHARED_DATA, one_error_line, run_cli
 
 STS_DIR = SHARED_DATA / "sts-ct-rtstruct"
 requires_sts = pytest.mark.skipif(not STS_DIR.is_dir(), reason=f"shared STS data absent ({STS_DIR})")
@@ -35,20 +34,6 @@ SECRET_ID, SECRET_NAME, SECRET_BIRTH = "PID-7Q4X-SECRET", "Privacyname^Quentin",
 HFS_FOLDER, FFS_FOLDER = "hfs_case", f"{SECRET_ID}_ffs"  # the second folder's name holds the PatientID
 
 
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(code: int, err: str) -> str:
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
-    return lines[0]
 
 
 def make_export(folder: Path, seed: int = 1, background_only: bool = False) -> Path:

@@ -18,25 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from hqctf_qiskit.cli.main import main
+
+from helpers import one_error_line, run_cli
 from hqctf_qiskit.io import TEMP_MARK
 
 
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(code: int, err: str) -> str:
-    """The single ``error:`` line of a user error (exit 2, no traceback)."""
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
-    return lines[0]
 
 
 def temp_leftovers(folder: Path) -> list[Path]:
