@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 __all__ = ["atomic_create", "atomic_write", "atomic_write_text", "atomic_write_json", "write_csv", "csv_text",
-           "json_default", "save_figure", "TEMP_MARK"]
+           "json_default", "save_figure", "fsync_dir", "TEMP_MARK"]
 
 TEMP_MARK = ".hqctf-tmp"
 """Part of every temporary name, so leftovers of killed processes can be recognised (and cleaned)."""
@@ -35,7 +35,8 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some file systems have no directory handles)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # a platform or file system without directory handles
@@ -74,7 +75,7 @@ def atomic_create(path: str | Path, make: Callable[[Path], Any]) -> Path:
         if isinstance(exc, OSError) and (exc.filename is None or TEMP_MARK in str(exc.filename)):
             exc.filename = str(path)  # "no space left on device" names the file the user asked for, not our temp
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 

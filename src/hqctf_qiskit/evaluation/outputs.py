@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..io import TEMP_MARK
+from ..io import TEMP_MARK, fsync_dir
 
 EVAL_DIR = "eval"
 
@@ -67,19 +67,6 @@ def _make_staging(target: Path) -> Path:
             continue
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _publish(staging: Path, target: Path, overwrite: bool, refusal: str) -> None:
     """Rename ``staging`` to ``target``; a target holding something is checked again (another process may have
     written it meanwhile) and moved aside only with ``overwrite``, then removed once the new folder is in place."""
@@ -101,7 +88,7 @@ def _publish(staging: Path, target: Path, overwrite: bool, refusal: str) -> None
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):  # filled by someone else since the check
                 raise FileExistsError(f"{target}: {refusal}") from None
             raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _name_the_target(exc: OSError, staging: Path, target: Path) -> None:
