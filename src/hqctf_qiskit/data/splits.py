@@ -15,6 +15,7 @@ from typing import Any
 
 from ..io import atomic_write_text
 from .errors import DataError
+from .jsonfile import read_json
 
 __all__ = ["SPLIT_NAMES", "load_splits", "make_fold_splits", "make_splits", "save_splits", "select_fold"]
 
@@ -176,10 +177,5 @@ def load_splits(path: str | Path, known_case_ids: Iterable[str] | None = None) -
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: split file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: unreadable ({exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed JSON ({exc})") from exc
+    data = read_json(path)
     return _validate(data, str(path), known_case_ids)

@@ -5,11 +5,11 @@ RTSTRUCT), optional ``case_id``. Relative paths are resolved against the list's 
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..jsonfile import read_json
 from ..nifti import case_id_from_path
 from .base import CasePaths, DatasetInfo, check_case_id
 from .dicom import private_case_id
@@ -67,12 +67,7 @@ def _read_csv(list_file: Path) -> list[CasePaths]:
 
 
 def _read_json(list_file: Path) -> list[CasePaths]:
-    try:
-        entries = json.loads(list_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{list_file}: unreadable ({exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{list_file}: malformed JSON ({exc})") from exc
+    entries = read_json(list_file)
     if not isinstance(entries, list):
         raise DataError(f"{list_file}: expected a JSON list of {{\"image\": ..., \"label\": ...}} objects")
     cases = []

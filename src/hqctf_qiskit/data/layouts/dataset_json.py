@@ -7,12 +7,12 @@ one CT channel, so a multi-channel dataset is refused in one line rather than re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..jsonfile import read_json
 
 __all__ = ["check_classes", "classes_from_labels", "dataset_json_path", "label_values", "read_dataset_json",
            "single_channel"]
@@ -39,12 +39,7 @@ def dataset_json_path(source: Path) -> Path | None:
 
 
 def read_dataset_json(path: Path) -> dict[str, Any]:
-    try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: unreadable ({exc})") from exc
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed JSON ({exc})") from exc
+    content = read_json(path)
     if not isinstance(content, dict):
         raise DataError(f"{path}: expected a JSON object (a dataset.json)")
     return content
