@@ -40,7 +40,8 @@ def test_saved_config_keeps_the_flat_layout_and_round_trips(tmp_path):
     written = yaml.safe_load((again / "config.yaml").read_text())
     # same flat keys in the same order, versions block last; options added since then come after the old ones
     assert [k for k in written if k in old] == list(old) and list(written)[-1] == "versions"
-    assert set(written) - set(old) <= {"structures", "folds", "fold", "encoder_weights"}
+    assert set(written) - set(old) <= {"structures", "folds", "fold", "encoder_weights", "augment", "workers",
+                                       "noise", "mitigation", "twirling", "dd"}
     assert set(written["versions"]) == set(old["versions"])
     assert {k: v for k, v in written.items() if k in old and k not in ("versions", "rank_budget")} == {
         k: v for k, v in old.items() if k not in ("versions", "rank_budget")}

@@ -88,6 +88,11 @@ class DataConfig(Section):
     image_size: Annotated[int, Option("In-plane size of training slices."), Field(ge=1)] = 128
     foreground_fraction: Annotated[float | None, Option("Share of sampled slices with foreground."),
                                    Field(ge=0, le=1)] = 0.5
+    augment: Annotated[str, Option(
+        "Training augmentation: 'default' (MONAI transforms, see README), 'none', or a YAML file of transforms.",
+        metavar="default|none|FILE")] = "default"
+    workers: Annotated[int | None, Option("DataLoader worker processes (augmentation runs in them).",
+                                          default_text="from the CPU cores"), Field(ge=0)] = None
     splits: Annotated[str | None, Option("Reuse a splits.json (split by case).")] = None
     val_fraction: Annotated[float, Option("Share of cases for validation.")] = 0.2
     test_fraction: Annotated[float, Option("Share of cases for test.")] = 0.2
@@ -199,6 +204,14 @@ class BackendConfig(Section):
     gradient: Annotated[str, Option("Sampler backends' gradient: {choices}.", choices="..engines.cost:GRADIENTS",
                                     check="..engines.cost:check_gradient")] = "param-shift"
     pack: Annotated[bool, Option("Sampler backends: several channels per wide circuit.")] = False
+    noise: Annotated[str | None, Option(
+        "Torch engine: train under this device's noise (fake_* or ibm_*) on the qubits the circuits will run on.",
+        metavar="DEVICE", default_text="noiseless")] = None
+    mitigation: Annotated[str, Option("Readout mitigation of sampled probabilities: {choices}.",
+                                      choices=("none", "readout", "m3"))] = "none"
+    twirling: Annotated[bool, Option("ibm_* sampler: Pauli twirling of gates and measurements.")] = False
+    dd: Annotated[str | None, Option("ibm_* sampler: dynamical decoupling sequence (e.g. XY4).", metavar="SEQUENCE",
+                                     default_text="off")] = None
     optimization_level: Annotated[int, Option("Transpiler optimization level: {choices}.",
                                               choices="..backends.spec:OPTIMIZATION_LEVELS",
                                               check="..backends.spec:check_optimization_level")] = 1
