@@ -7,6 +7,11 @@ torch threads = cores. Configurations:
 - ``qpg-default``: ``apply_qpg(model, "decoder", AnsatzSpec(reps=2), mapping="affine")`` (the training default).
 - ``qpg-all``: the same on every conv (``"all"``).
 - ``lowrank-decoder``: ``apply_lowrank(model, "decoder", budget=...)`` at the default QPG model's layer budget.
+- ``qpg-chunked`` / ``qpg-chunked-shots``: the decoder with ``mapping="chunked"`` (circuits of 3-8 qubits, the
+  hardware-trial model), exact and with ``--shots 4096`` on the torch engine (sampled forward, exact gradient);
+  goal: the shots step <= 1.10x the exact one.
+- ``qpg-chunked-noise``: the same with ``--noise fake_brisbane --shots 4096`` (the device's noise as an exact
+  density matrix of each ISA circuit, ``engines.noisy``); goal: <= 1.50x qpg-chunked (exact).
 
 The configurations are interleaved (every round times one step of each, in a rotated order), so drift in machine
 speed hits all of them equally; the median per configuration is reported with its ratio to classical. Timings are
@@ -16,10 +21,15 @@ from /proc/stat minus this process's CPU time), and discards and repeats rounds 
 core. When a goal is missed (or with ``--profile always``) it times each QPG layer's weight source on its own (engine
 forward, engine forward+backward, mapping; best of k) and lists the step's most expensive torch ops.
 
+Data pipeline (``--data-pipeline on``, the default; ``only`` runs just it): the qpg-default model's step fed by the
+training DataLoader (phantom crops, default workers) with ``--augment none`` and ``default``, interleaved; goal:
+default <= 1.10x none, with each item's in-process crop+augmentation cost as its profile (see data_pipeline.py).
+
 Usage::
 
     python benchmarks/train_step.py [--quick] [--json results.json] [--profile auto|always|never]
                                     [--device cpu|cuda] [--batch 8] [--image-size 128]
+                                    [--data-pipeline on|off|only] [--workers N]
 """
 
 from __future__ import annotations
@@ -52,6 +62,9 @@ SEED = 1234
 BATCH, SIZE, CLASSES = 8, 128, 3  # the goals are defined for this batch
 REPS = 2
 GOALS = {"cpu": {"qpg-default": 1.15, "qpg-all": 1.5}, "cuda": {"qpg-default": 1.05, "qpg-all": 1.5}}
+SHOTS = 4096
+SHOTS_GOAL = 1.10  # qpg-chunked-shots against qpg-chunked (exact), any device
+NOISE, NOISE_GOAL = "fake_brisbane", 1.50  # qpg-chunked-noise against qpg-chunked (exact), any device
 BUSY_LIMIT = 0.25  # cores used by other processes above which timings are unreliable
 
 
@@ -104,17 +117,21 @@ def own_cpu_s() -> float:
 
 
 class LoadMeter:
-    """Average cores used by *other* processes between start() and stop(): machine busy time minus our own CPU."""
+    """Average cores used by *other* processes between start() and stop(): machine busy time minus our own CPU
+    (``own_cpu``: this process's CPU seconds; the data pipeline counts its DataLoader workers too)."""
+
+    def __init__(self, own_cpu: Callable[[], float] = own_cpu_s) -> None:
+        self.own_cpu = own_cpu
 
     def start(self) -> None:
-        self.ticks, self.own, self.wall = cpu_ticks(), own_cpu_s(), time.perf_counter()
+        self.ticks, self.own, self.wall = cpu_ticks(), self.own_cpu(), time.perf_counter()
 
     def stop(self) -> float | None:
         ticks = cpu_ticks()
         if ticks is None or self.ticks is None:
             return None
         busy_s = (ticks[0] - self.ticks[0]) / os.sysconf("SC_CLK_TCK")
-        return max(busy_s - (own_cpu_s() - self.own), 0.0) / max(time.perf_counter() - self.wall, 1e-9)
+        return max(busy_s - (self.own_cpu() - self.own), 0.0) / max(time.perf_counter() - self.wall, 1e-9)
 
 
 def busy_cores(interval_s: float = 1.0) -> float | None:
@@ -153,6 +170,20 @@ def qpg_default(model: nn.Module) -> None:
 
 def qpg_all(model: nn.Module) -> None:
     apply_qpg(model, "all", AnsatzSpec(reps=REPS), mapping="affine")
+
+
+def qpg_chunked(model: nn.Module) -> None:
+    apply_qpg(model, "decoder", AnsatzSpec(reps=REPS), mapping="chunked")
+
+
+def qpg_chunked_shots(model: nn.Module) -> None:
+    apply_qpg(model, "decoder", AnsatzSpec(reps=REPS), mapping="chunked",
+              engine_options={"shots": SHOTS, "seed": SEED})
+
+
+def qpg_chunked_noise(model: nn.Module) -> None:
+    apply_qpg(model, "decoder", AnsatzSpec(reps=REPS), mapping="chunked",
+              engine_options={"noise": NOISE, "shots": SHOTS, "seed": SEED})
 
 
 def default_qpg_budget() -> int:
@@ -241,6 +272,18 @@ def goal_lines(results: dict[str, Result], device: str) -> tuple[list[str], bool
         verdict = "PASS" if ratio <= limit else "MISS"
         missed |= verdict == "MISS"
         lines.append(f"goal {name} <= {limit:.2f}x classical ({device}): {ratio:.3f}x -> {verdict}")
+    if "qpg-chunked-shots" in results:
+        ratio = results["qpg-chunked-shots"].median_s / results["qpg-chunked"].median_s
+        verdict = "PASS" if ratio <= SHOTS_GOAL else "MISS"
+        missed |= verdict == "MISS"
+        lines.append(f"goal qpg-chunked-shots ({SHOTS} shots) <= {SHOTS_GOAL:.2f}x qpg-chunked (exact): {ratio:.3f}x "
+                     f"-> {verdict}")
+    if "qpg-chunked-noise" in results:
+        ratio = results["qpg-chunked-noise"].median_s / results["qpg-chunked"].median_s
+        verdict = "PASS" if ratio <= NOISE_GOAL else "MISS"
+        missed |= verdict == "MISS"
+        lines.append(f"goal qpg-chunked-noise (--noise {NOISE} --shots {SHOTS}) <= {NOISE_GOAL:.2f}x qpg-chunked "
+                     f"(exact): {ratio:.3f}x -> {verdict}")
     return lines, missed
 
 
@@ -341,6 +384,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--batch", type=int, default=BATCH, help="batch size (the goals are defined for 8)")
     parser.add_argument("--image-size", type=int, default=SIZE, help="image side (the goals are defined for 128)")
+    parser.add_argument("--data-pipeline", choices=("on", "off", "only"), default="on",
+                        help="also time the step fed by the training loader with --augment none and default "
+                             "(the qpg-default model), skip that, or time only that")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="DataLoader workers of the data-pipeline rows (default: training's default)")
     return parser.parse_args()
 
 
@@ -372,6 +420,18 @@ def print_results(results: dict[str, Result], load: dict[str, object], goals: li
     print(markdown_table(results))
 
 
+def run_data_pipeline(args: argparse.Namespace, settings: Settings, device: torch.device,
+                      model: nn.Module) -> dict[str, object]:
+    """The data-pipeline rows (see data_pipeline.py): printed, and returned for the JSON file."""
+    from data_pipeline import measure_pipeline, own_cpu_with_workers_s, print_pipeline
+
+    report = measure_pipeline(model, device, batch=args.batch, patch_size=args.image_size, seed=SEED,
+                              rounds=settings.rounds, max_rounds=settings.max_rounds, busy_limit=BUSY_LIMIT,
+                              meter=LoadMeter(own_cpu_with_workers_s), workers=args.workers)
+    print_pipeline(report, BUSY_LIMIT)
+    return {**report, "results": {n: {**asdict(r), "median_s": r.median_s} for n, r in report["results"].items()}}
+
+
 def main() -> None:
     """Wait for an idle machine, time the configurations interleaved, print goals and table, profile on a miss."""
     args = parse_args()
@@ -383,9 +443,14 @@ def main() -> None:
     print(f"training step: Unet-resnet18, batch {args.batch}x1x{args.image_size}x{args.image_size}, {CLASSES} "
           f"classes, CE + AdamW, {device.type}, torch threads {threads}, {settings.rounds} interleaved rounds")
     idle_samples = wait_until_idle(settings)
+    if args.data_pipeline == "only":
+        run_data_pipeline(args, settings, device, build(qpg_default, device))
+        print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
+        return
     budget = default_qpg_budget()
     configs = {"classical": classical, "qpg-default": qpg_default, "qpg-all": qpg_all,
-               "lowrank-decoder": lowrank_decoder(budget)}
+               "lowrank-decoder": lowrank_decoder(budget), "qpg-chunked": qpg_chunked,
+               "qpg-chunked-shots": qpg_chunked_shots, "qpg-chunked-noise": qpg_chunked_noise}
     results, models, round_loads = measure(configs, settings, device, args.batch, args.image_size)
     load = load_summary(idle_samples, round_loads, settings.rounds)
     goals, missed = goal_lines(results, device.type)
@@ -401,6 +466,7 @@ def main() -> None:
             ops = op_profile(step) if device.type == "cpu" else []
             profiles[name] = {"layers": rows, "ops": ops}
             print_profile(name, rows, ops, results[name].median_s, results["classical"].median_s)
+    pipeline = run_data_pipeline(args, settings, device, models["qpg-default"]) if args.data_pipeline == "on" else None
     total_s = time.perf_counter() - started
     print(f"\ntotal benchmark time {total_s:.0f} s")
     if args.json:
@@ -418,6 +484,7 @@ def main() -> None:
                         for n, r in results.items()},
             "goals": goals,
             "profile": profiles,
+            "data_pipeline": pipeline,
             "total_s": total_s,
         }
         args.json.write_text(json.dumps(payload, indent=2))

@@ -18,7 +18,7 @@ requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs 
 requires_real_ct = pytest.mark.skipif(not REAL_CT_DIR.is_dir(), reason=f"real CT fixture absent ({REAL_CT_DIR})")
 
 TINY_TRAIN_ARGS = [
-    "--image-size", "64", "--batch-size", "4", "--samples-per-epoch", "8", "--epochs", "2",
+    "--patch-size", "64", "--batch-size", "4", "--samples-per-epoch", "8", "--epochs", "2",
     "--reps", "1", "--device", "cpu", "--seed", "3",
 ]
 

@@ -10,7 +10,8 @@ from hqctf_qiskit.circuits import ENTANGLEMENTS, AnsatzSpec, build_ansatz
 def test_ry_ansatz_equals_qiskit_real_amplitudes(entanglement, num_qubits):
     spec = AnsatzSpec(num_qubits, reps=2, entanglement=entanglement)
     ours = build_ansatz(spec)
-    reference = real_amplitudes(num_qubits, reps=2, entanglement=entanglement)
+    # "none" (the product-state control) is Qiskit's ansatz with an empty list of entangling pairs
+    reference = real_amplitudes(num_qubits, reps=2, entanglement=[] if entanglement == "none" else entanglement)
     values = [0.1 * (i + 1) for i in range(ours.num_parameters)]
     assert ours.num_parameters == reference.num_parameters
     assert Operator(ours.assign_parameters(values)).equiv(Operator(reference.assign_parameters(values)))
@@ -40,7 +41,7 @@ def test_parameter_count(spec, expected):
 def test_entanglement_gate_counts():
     n = 5
     counts = {e: build_ansatz(AnsatzSpec(n, reps=1, entanglement=e)).count_ops().get("cx", 0) for e in ENTANGLEMENTS}
-    assert counts == {"linear": 4, "reverse_linear": 4, "circular": 5, "full": 10}
+    assert counts == {"linear": 4, "reverse_linear": 4, "circular": 5, "full": 10, "none": 0}
 
 
 def test_spec_round_trip_and_template():

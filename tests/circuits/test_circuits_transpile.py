@@ -1,3 +1,4 @@
+import copy
 from types import SimpleNamespace
 
 import pytest
@@ -9,7 +10,8 @@ from qiskit_ibm_runtime.fake_provider import FakeBrisbane, FakeTorino
 
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz, find_line_layouts, swap_count, transpile_isa
 from hqctf_qiskit.circuits.stats import two_qubit_gate_count
-from hqctf_qiskit.circuits.transpile import SIMULATOR_WIDTH_LIMIT
+from hqctf_qiskit.circuits.transpile import (SIMULATOR_WIDTH_LIMIT, LineUsage, circuit_lines, circuit_usage,
+                                             success_probability)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,61 @@ def test_routing_swaps_are_counted(brisbane):
 def test_swap_count_of_a_circuit_not_from_transpile_isa_is_an_error():
     with pytest.raises(ValueError, match="not produced by transpile_isa"):
         swap_count(QuantumCircuit(2))
+
+
+# -- noise-aware choice: mapomatic's score ---------------------------------------------------------------------------
+def measured_ansatz(num_qubits, reps=2):
+    circuit = build_ansatz(AnsatzSpec(num_qubits, reps=reps, entanglement="linear"))
+    circuit.measure_all()
+    return circuit
+
+
+def isa_success(isa, target):
+    """mapomatic's score, written out: the product over the ISA circuit's operations of (1 - error) on their qubits."""
+    success = 1.0
+    for instruction in isa.data:
+        name = instruction.operation.name
+        qargs = tuple(isa.find_bit(q).index for q in instruction.qubits)
+        if name in target.operation_names and target[name].get(qargs) is not None:
+            success *= 1.0 - (target[name][qargs].error or 0.0)
+    return success
+
+
+def test_success_estimate_is_the_product_over_the_isa_circuits_operations(brisbane):
+    circuit = measured_ansatz(4)
+    line = circuit_lines(circuit, brisbane, count=1)[0]
+    isa = transpile_isa(circuit, brisbane, initial_layout=line)
+    usage = LineUsage.of(isa, line)
+    assert usage.two_qubit == (2, 2, 2) and usage.measured == (1, 1, 1, 1)  # 2 reps of the CX chain, one readout each
+    assert success_probability(brisbane, line, usage) == pytest.approx(isa_success(isa, brisbane.target), rel=1e-12)
+    assert 0.5 < success_probability(brisbane, line, usage) < 1.0
+
+
+@pytest.mark.parametrize("damage", ["two_qubit", "one_qubit", "readout"])
+def test_a_line_with_a_huge_error_is_not_chosen(brisbane, damage):
+    circuit = measured_ansatz(4)
+    best = circuit_lines(circuit, brisbane, count=1)[0]
+    device = copy.deepcopy(brisbane)  # the same device with one error made huge on the best line
+    target = device.target
+    if damage == "two_qubit":
+        pair = next(qargs for qargs in target["ecr"] if set(qargs) == {best[1], best[2]})
+        target.update_instruction_properties("ecr", pair, InstructionProperties(error=0.5))
+    elif damage == "one_qubit":
+        target.update_instruction_properties("sx", (best[1],), InstructionProperties(error=0.2))
+    else:
+        target.update_instruction_properties("measure", (best[2],), InstructionProperties(error=0.4))
+    chosen = circuit_lines(circuit, device, count=1)[0]
+    damaged = {"two_qubit": {best[1], best[2]}, "one_qubit": {best[1]}, "readout": {best[2]}}[damage]
+    assert not damaged <= set(chosen), (best, chosen)
+    usage = LineUsage.of(transpile_isa(circuit, device, initial_layout=best), best)
+    assert success_probability(device, chosen, usage) > success_probability(device, best, usage)
+    assert brisbane.target["sx"][(best[1],)].error < 0.01, "the original device is untouched"
+
+
+def test_lines_follow_the_circuits_usage_and_stay_deterministic(brisbane):
+    circuit = measured_ansatz(5, reps=3)
+    usage = circuit_usage(circuit, brisbane)
+    assert usage.two_qubit == (3, 3, 3, 3)
+    lines = find_line_layouts(brisbane, 5, usage=usage)
+    assert lines == circuit_lines(circuit, brisbane) == find_line_layouts(brisbane, 5, usage=usage)
+    assert len({q for line in lines for q in line}) == 5 * len(lines) >= 0.7 * (brisbane.num_qubits // 5)

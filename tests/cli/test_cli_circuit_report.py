@@ -83,7 +83,7 @@ def test_json_schema_and_numbers_equal_qiskits_own(brisbane_json):
     layer = data["layers"][0]
     assert set(layer) == {"name", "kind", "channels", "fan_in", "qubits", "params_per_channel", "circuit", "slots",
                           "shots", "relative_error", "warning", "logical", "transpiled", "circuits_per_step",
-                          "shots_per_step"}
+                          "shots_per_step", "qpu_seconds", "lines", "success_probability"}
     assert set(layer["transpiled"]) == {"depth", "two_qubit", "two_qubit_depth", "two_qubit_gates", "swaps", "ops",
                                         "layout"}
     assert set(layer["circuits_per_step"]) == {"packed", "unpacked"}

@@ -40,7 +40,7 @@ def rewrite(path: Path, array: np.ndarray, affine: np.ndarray | None = None) -> 
     nib.save(nib.Nifti1Image(array, ref.affine if affine is None else affine), path)
 
 
-TRAIN = ["train", "--max-steps", "1", "--image-size", "32", "--device", "cpu", "--qpg-layers", "none"]
+TRAIN = ["train", "--max-steps", "1", "--patch-size", "32", "--device", "cpu", "--qpg-layers", "none"]
 
 
 @pytest.mark.parametrize(

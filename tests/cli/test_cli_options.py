@@ -15,7 +15,7 @@ from hqctf_qiskit.config.schema import FLAT_KEYS, field_info
 TRAIN_OPTIONS_BEFORE = [
     "--config", "--arch", "--encoder", "--qpg-layers", "--mapping", "--chunk", "--reps", "--rotation",
     "--entanglement", "--backend", "--shots", "--gradient", "--pack", "--no-pack", "--optimization-level", "--data",
-    "--classes", "--label-map", "--window", "--image-size", "--foreground-fraction", "--splits", "--val-fraction",
+    "--classes", "--label-map", "--window", "--patch-size", "--foreground-fraction", "--splits", "--val-fraction",
     "--test-fraction", "--phantom-cases", "--lowrank-layers", "--rank", "--rank-budget", "--device", "--epochs",
     "--max-steps", "--samples-per-epoch", "--batch-size", "--lr", "--qpg-lr", "--weight-decay", "--schedule",
     "--amp", "--no-amp", "--seed", "--out", "--resume", "--yes",
@@ -43,8 +43,9 @@ def help_entries(text: str) -> dict[str, str]:
     current = None
     for line in text.splitlines():
         match = re.match(r"^  (-\S+(?:, --\S+)?(?: / --\S+)?)(?: \S+)?\s{2,}(.*)$", line)
-        if match:
-            current = match.group(1).split(", ")[-1].split(" / ")[0]
+        if match:  # "-h, --help": --help; "--patch-size, --image-size" (an old name after the option): --patch-size
+            names = match.group(1).split(" / ")[0].split(", ")
+            current = next((n for n in names if n.startswith("--")), names[-1])
             entries[current] = match.group(2)
         elif current and line.startswith(" " * 10):
             entries[current] += " " + line.strip()
@@ -68,15 +69,15 @@ def test_train_help_shows_every_default_from_the_schema(capsys):
         shown = default_text(field_info(key))
         if shown is not None:
             assert f"[default: {shown}" in " ".join(entries[flag].split()), (flag, entries[flag])
-    assert "[default: 128; x>=1]" in entries["--image-size"]
+    assert "[default: 128; x>=1]" in entries["--patch-size"]
     assert "affine, qt, chunked" in entries["--mapping"], "choices come from the mapping registry"
 
 
 def test_changing_a_schema_default_changes_the_help(capsys, monkeypatch):
-    info = field_info("image_size")
+    info = field_info("patch_size")
     monkeypatch.setattr(info, "default", info.default * 2)
     _, out, _ = run_cli(capsys, "train", "--help")
-    assert f"[default: {info.default}; x>=1]" in help_entries(out)["--image-size"]
+    assert f"[default: {info.default}; x>=1]" in help_entries(out)["--patch-size"]
 
 
 @pytest.mark.parametrize(
@@ -84,7 +85,9 @@ def test_changing_a_schema_default_changes_the_help(capsys, monkeypatch):
     [
         (["--epochs", "ten"], "error: --epochs: must be a whole number, got 'ten'"),
         (["--epochs", "1.5"], "error: --epochs: must be a whole number, got '1.5'"),
-        (["--image-size", "0"], "error: --image-size: must be >= 1, got 0"),
+        (["--patch-size", "0"], "error: --patch-size: must be >= 1, got 0"),
+        (["--image-size", "0"], "error: --patch-size: must be >= 1, got 0"),  # the old name of --patch-size
+        (["--spacing", "0"], "error: --spacing: 'auto', 'none' or a spacing in mm > 0, got '0'"),
         (["--window", "300,-50"], "error: --window: need LOW,HIGH with LOW < HIGH, got [300.0, -50.0]"),
         (["--shots", "0"], "error: --shots: must be a positive integer, got 0"),
         (["--mapping", "fourier"], "error: --mapping: unknown value 'fourier'; choose from affine, qt, chunked"),
@@ -130,8 +133,15 @@ def test_command_line_values_override_the_config_file(tmp_path):
     path.write_text("epochs: 7\nlr: '0.01'\nmax-steps: '2'\nimage-size: 64\n")
     config = merged_config(str(path), {"epochs": "3", "backend": "aer_simulator"})
     assert config.optim.epochs == 3, "the command line wins"
-    assert config.optim.lr == 0.01 and config.optim.max_steps == 2 and config.data.image_size == 64
+    assert config.optim.lr == 0.01 and config.optim.max_steps == 2 and config.data.patch_size == 64
     assert config.backend.name == "aer_simulator"
+
+
+def test_the_old_name_image_size_is_patch_size_and_the_command_line_still_wins(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("image-size: 64\n")
+    assert merged_config(str(path), {}).data.patch_size == 64
+    assert merged_config(str(path), {"patch_size": "32"}).data.patch_size == 32
 
 
 @pytest.mark.slow

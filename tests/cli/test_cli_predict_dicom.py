@@ -48,7 +48,7 @@ def make_export(folder: Path, seed: int = 1, background_only: bool = False) -> P
     folder.mkdir(parents=True)
     torch.save(model.state_dict(), folder / "model.pt")
     (folder / "model.json").write_text(json.dumps({"arch": "unet", "encoder": "resnet18", "in_channels": 1,
-                                                   "classes": CLASSES, "window": [-160, 240], "image_size": 64}))
+                                                   "classes": CLASSES, "window": [-160, 240], "patch_size": 64}))
     return folder
 
 

@@ -28,8 +28,22 @@ def test_a_config_yaml_written_before_sections_loads(tmp_path):
     assert config.optim.epochs == 3 and config.backend.name == "torch"
 
 
+def test_a_run_config_from_before_spacing_keeps_the_legacy_squeeze(tmp_path):
+    """Its slices were squeezed whole to image_size (now patch_size): a missing spacing means 'none' so that
+    predict and resume treat the run as it was trained, not at a median spacing it never saw."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(BEFORE_SECTIONS.read_text())
+    data = load_run_config(run).data
+    assert (data.patch_size, data.spacing, data.inplane_spacing) == (128, "none", None)
+    (run / "config.yaml").write_text(BEFORE_SECTIONS.read_text() + "spacing: 0.8\n")
+    assert load_run_config(run).data.inplane_spacing == 0.8
+    assert TrainConfig().data.spacing == "auto", "a new run resolves it from its cases"
+
+
 def test_saved_config_keeps_the_flat_layout_and_round_trips(tmp_path):
-    old = yaml.safe_load(BEFORE_SECTIONS.read_text())
+    renamed = {"image_size": "patch_size"}  # options renamed since; their old name is still read
+    old = {renamed.get(k, k): v for k, v in yaml.safe_load(BEFORE_SECTIONS.read_text()).items()}
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.yaml").write_text(BEFORE_SECTIONS.read_text())
@@ -41,7 +55,9 @@ def test_saved_config_keeps_the_flat_layout_and_round_trips(tmp_path):
     # same flat keys in the same order, versions block last; options added since then come after the old ones
     assert [k for k in written if k in old] == list(old) and list(written)[-1] == "versions"
     assert set(written) - set(old) <= {"structures", "folds", "fold", "encoder_weights", "augment", "workers",
-                                       "noise", "mitigation", "twirling", "dd"}
+                                       "noise", "mitigation", "twirling", "dd", "spacing",
+                                       "generator"}
+    assert written["spacing"] == "none"
     assert set(written["versions"]) == set(old["versions"])
     assert {k: v for k, v in written.items() if k in old and k not in ("versions", "rank_budget")} == {
         k: v for k, v in old.items() if k not in ("versions", "rank_budget")}
@@ -84,4 +100,4 @@ def test_example_config_is_valid():
 
     values, where = options_file(REPO_ROOT / "examples" / "train_small.yaml")
     config = TrainConfig.from_flat(values, source=where)
-    assert config.weights.mapping == "chunked" and config.data.image_size == 96
+    assert config.weights.mapping == "chunked" and config.data.patch_size == 96

@@ -23,7 +23,7 @@ def test_defaults_round_trip_through_flat_keys():
 def test_flat_keys_land_in_their_sections():
     config = TrainConfig.from_flat({"data": "cases/", "image-size": 64, "arch": "FPN", "mapping": "qt",
                                     "backend": "fake_brisbane", "shots": 100, "epochs": 3, "seed": 7})
-    assert config.data.source == "cases/" and config.data.image_size == 64
+    assert config.data.source == "cases/" and config.data.patch_size == 64
     assert config.model.arch == "fpn", "architecture names are case-insensitive, stored lower-case"
     assert config.weights.mapping == "qt"
     assert (config.backend.name, config.backend.shots) == ("fake_brisbane", 100)

@@ -61,8 +61,20 @@ def test_kidneys_cover_some_but_not_all_slices(phantom_cases: list[CaseVolume]) 
 def test_spacing_varies_and_is_plausible(phantom_cases: list[CaseVolume]) -> None:
     spacings = {tuple(round(s, 3) for s in case.spacing) for case in phantom_cases}
     assert len({s[2] for s in spacings}) >= 2 and len({s[0] for s in spacings}) >= 2
-    for sx, sy, sz in spacings:
-        assert sx == sy and 0.8 <= sx <= 1.5 and sz in (2.5, 3.0, 5.0)
+    for sx, sy, sz in spacings:  # a 326-374 mm field of view over 96 pixels
+        assert sx == sy and 3.39 <= sx <= 3.9 and sz in (2.5, 3.0, 5.0)
+
+
+def test_anatomy_is_drawn_at_the_spacing_of_the_header() -> None:
+    """A kidney is some 50-65 mm wide on any grid (its width in pixels times the header's spacing), so resampling to a
+    physical spacing sees true sizes: the header's spacing is not a fiction."""
+    for n in (48, 96):
+        for index in range(3):
+            _, label, affine = make_phantom_case(index, seed=0, shape=(n, n, 12))
+            half = label[: n // 2] == 1  # one kidney: the half of the body on one side of the spine
+            columns = np.flatnonzero(half.any(axis=(1, 2)))
+            width_mm = (columns[-1] - columns[0] + 1) * affine[0, 0]
+            assert 35.0 <= width_mm <= 80.0, (n, index, width_mm)
 
 
 def test_hu_contrasts(phantom_cases: list[CaseVolume]) -> None:

@@ -48,7 +48,7 @@ def test_real_ct_round_trip_and_slices(real_paths: tuple[Path, Path]) -> None:
     case = load_case(image_path, label_path, label_map={2: 1, 3: 1}, num_classes=2)
     reference = nib.load(image_path)
     np.testing.assert_array_equal(from_canonical(case.image, reference), reference.get_fdata(dtype=np.float32))
-    ds = SliceDataset([case], image_size=64)
+    ds = SliceDataset([case], patch_size=64)
     assert len(ds) == 30
     kidney_slices = (case.label > 0).any(axis=(0, 1))
     np.testing.assert_array_equal(ds.has_foreground, kidney_slices)

@@ -54,7 +54,7 @@ def test_evaluate_gives_nan_for_the_absent_class_and_the_mean_skips_it(tmp_path)
     shape = (8, 8, 2)
     kidney_everywhere = np.ones(shape, np.uint8)
     cases = [case("drawn", np.full(shape, 2, np.uint8), ()), case("tumour_missing", kidney_everywhere, (2,))]
-    meta = {"classes": CLASSES, "window": [-100, 200], "image_size": 8}
+    meta = {"classes": CLASSES, "window": [-100, 200], "patch_size": 8}
     summary = evaluate_model(Constant(2), cases, meta, torch.device("cpu"), tmp_path, overlays=0)
     rows = {r["case_id"]: r for r in csv.DictReader((tmp_path / "per_case.csv").open())}
     assert float(rows["drawn"]["dice_tumor"]) == 1.0

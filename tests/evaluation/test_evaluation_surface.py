@@ -126,7 +126,7 @@ def test_evaluate_writes_surface_metrics_with_sd_and_the_implementation(tmp_path
             logits[:, 2] = 10.0
             return logits
 
-    meta = {"classes": CLASSES, "window": [-100, 200], "image_size": 16}
+    meta = {"classes": CLASSES, "window": [-100, 200], "patch_size": 16}
     summary = evaluate_model(TumourEverywhere(), cases, meta, torch.device("cpu"), tmp_path, overlays=0,
                              nsd_tolerance_mm=1.0)
     rows = list(csv.DictReader((tmp_path / "per_case.csv").open()))

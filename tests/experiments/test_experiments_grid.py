@@ -14,13 +14,13 @@ from hqctf_qiskit.experiments.grid import ExperimentSpec, run_experiment
 
 pytestmark = pytest.mark.slow
 
-TINY = {"image_size": 32, "epochs": 1, "samples_per_epoch": 8, "batch_size": 4, "reps": 1, "device": "cpu"}
+TINY = {"patch_size": 32, "epochs": 1, "samples_per_epoch": 8, "batch_size": 4, "reps": 1, "device": "cpu"}
 
 
 def test_lowrank_run_logs_ranks_and_matches_the_qpg_budget(tmp_path, tiny_phantom):
     out = tmp_path / "lowrank"
     args = ["train", "--data", str(tiny_phantom), "--out", str(out), "--qpg-layers", "none",
-            "--lowrank-layers", "decoder.blocks.3.*", "--rank-budget", "qpg", "--image-size", "32",
+            "--lowrank-layers", "decoder.blocks.3.*", "--rank-budget", "qpg", "--patch-size", "32",
             "--samples-per-epoch", "8", "--batch-size", "4", "--epochs", "2", "--device", "cpu"]
     try:
         main(args)
@@ -59,7 +59,8 @@ def test_experiment_runner_on_a_tiny_grid_resumes(tmp_path, tiny_phantom):
     rows = list(csv.DictReader((root / "results.csv").open()))
     assert [r["method"] for r in rows] == ["classical", "qpg-affine"]
     assert int(rows[1]["trainable_params"]) < int(rows[0]["trainable_params"])
-    assert (root / "results.md").read_text().count("| unet |") == 2
+    summary_table = (root / "results.md").read_text().split("## Paired")[0]
+    assert summary_table.count("| unet |") == 2
     assert (root / "results.png").is_file() and result["runs"] == 2
     splits = json.loads((root / "splits.json").read_text())
     for method in ("classical", "qpg-affine"):

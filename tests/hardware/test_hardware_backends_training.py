@@ -13,7 +13,7 @@ from hqctf_qiskit.config.schema import TrainConfig
 pytestmark = pytest.mark.slow
 
 # a tiny QPG config whose circuits stay at n <= 4: two 16-channel convs of the last decoder block, chunked mapping
-SMALL_QPG = ["--qpg-layers", "decoder.blocks.4.*", "--mapping", "chunked", "--chunk", "64", "--image-size", "32",
+SMALL_QPG = ["--qpg-layers", "decoder.blocks.4.*", "--mapping", "chunked", "--chunk", "64", "--patch-size", "32",
              "--batch-size", "2", "--reps", "1", "--device", "cpu", "--epochs", "1"]
 
 
@@ -51,6 +51,7 @@ def test_cost_guard_requires_yes_before_any_job(tmp_path, tiny_phantom, monkeypa
                    "--shots", "4096", *SMALL_QPG)
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("error: --yes: this run sends")
+    assert "QPU seconds, estimated" in err[0]
     assert lookups == ["ibm_fez"], "the guard uses the run's session: one device lookup, one service"
     assert not out.exists(), "nothing may be left behind when the guard stops a run"
 
@@ -60,7 +61,7 @@ def test_training_closes_its_backend_session(tmp_path, tiny_phantom):
 
     config = TrainConfig.from_flat({"data": str(tiny_phantom), "backend": "aer_simulator", "shots": 256,
                                     "max_steps": 1, "qpg_layers": "decoder.blocks.4.*", "mapping": "chunked",
-                                    "chunk": 64, "image_size": 32, "batch_size": 2, "reps": 1, "device": "cpu",
+                                    "chunk": 64, "patch_size": 32, "batch_size": 2, "reps": 1, "device": "cpu",
                                     "epochs": 1})
     trainer = Trainer(config, tmp_path / "run")
     trainer.run()
@@ -76,7 +77,9 @@ def test_run_cost_counts_jobs_circuits_and_shots():
     # two layers of 16 channels, n = 3 and 2 qubits, P = 2n per channel: forward 16, param-shift 2·P·16 each
     shapes = circuit_cost.model_layer_shapes(config)
     expected = sum(16 + 2 * (2 * s.qubits) * 16 for s in shapes)
-    assert cost["per_step"] == {"circuits": expected, "shots": expected * 1000, "jobs": 4}
+    assert {k: cost["per_step"][k] for k in ("circuits", "shots", "jobs")} == {
+        "circuits": expected, "shots": expected * 1000, "jobs": 4}
+    assert cost["run"]["qpu_seconds"] == pytest.approx(10 * cost["per_step"]["qpu_seconds"])
     assert cost["run"]["shots"] == 10 * expected * 1000
     assert circuit_cost.needs_confirmation(cost)
 

@@ -137,11 +137,13 @@ def test_swaps_account_for_the_extra_two_qubit_gates(brisbane):
 @pytest.mark.parametrize("pack", [True, False])
 def test_packing_uses_max_slots_and_both_costs_are_reported(brisbane, pack):
     from hqctf_qiskit.circuits.packing import max_slots
+    from hqctf_qiskit.circuits.transpile import circuit_usage
 
     settings = ReportSettings(backend="fake_brisbane", shots=100, pack=pack)
     report = build_circuit_report(TINY, AnsatzSpec(), "chunked", settings, backend=brisbane)
     for layer in report.layers:
-        assert layer.slots == max_slots(brisbane, layer.qubits) > 1
+        usage = circuit_usage(sampled_circuit(AnsatzSpec(layer.qubits)), brisbane)  # the lines the engine searches
+        assert layer.slots == max_slots(brisbane, layer.qubits, usage) > 1
         assert layer.packed == step_cost(layer.channels, layer.params_per_channel, "param-shift", layer.slots)
         assert layer.unpacked == step_cost(layer.channels, layer.params_per_channel, "param-shift", 1)
         assert layer.packed.total < layer.unpacked.total

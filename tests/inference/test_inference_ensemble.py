@@ -20,7 +20,7 @@ from hqctf_qiskit.models import build_model
 from helpers import hqctf
 
 META = {"arch": "unet", "encoder": "resnet18", "in_channels": 1, "classes": ["background", "kidney", "tumor"],
-        "window": [-79.0, 304.0], "image_size": 32}
+        "window": [-79.0, 304.0], "patch_size": 32}
 
 
 def _export(folder: Path, seed: int, **meta) -> Path:
@@ -53,7 +53,7 @@ def test_ensemble_of_identical_models_equals_the_model(tmp_path: Path, image: Pa
 
 
 def test_ensemble_is_the_argmax_of_averaged_probabilities(tmp_path: Path, image: Path) -> None:
-    exports = [_export(tmp_path / "a", seed=1), _export(tmp_path / "b", seed=2, image_size=64)]
+    exports = [_export(tmp_path / "a", seed=1), _export(tmp_path / "b", seed=2, patch_size=64)]
     probabilities_path = tmp_path / "probabilities.nii.gz"
     predict_one(exports, image, tmp_path / "ensemble.nii.gz", probabilities=probabilities_path)
 
@@ -62,7 +62,7 @@ def test_ensemble_is_the_argmax_of_averaged_probabilities(tmp_path: Path, image:
     for export in exports:
         model, meta = load_export(export)
         members.append(predict_probabilities(model, case.image, window=tuple(meta["window"]),
-                                             image_size=meta["image_size"])[1])
+                                             patch_size=meta["patch_size"])[1])
     assert not np.array_equal(members[0].argmax(-1), members[1].argmax(-1))  # the models really differ
     mean = (members[0].astype(np.float64) + members[1]) / 2
     written = np.asarray(nib.load(probabilities_path).dataobj)

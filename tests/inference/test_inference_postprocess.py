@@ -104,7 +104,7 @@ def tiny_export(tmp_path_factory):
     model = build_model("unet", "resnet18", in_channels=1, classes=3)
     torch.save(model.state_dict(), folder / "model.pt")
     (folder / "model.json").write_text(json.dumps({"arch": "unet", "encoder": "resnet18", "in_channels": 1,
-                                                   "classes": CLASSES, "window": [-79.0, 304.0], "image_size": 32}))
+                                                   "classes": CLASSES, "window": [-79.0, 304.0], "patch_size": 32}))
     image = np.random.default_rng(0).uniform(-100, 300, size=(24, 20, 4)).astype(np.float32)
     path = folder / "image.nii.gz"
     nib.save(nib.Nifti1Image(image, np.diag([0.7, 0.7, 2.5, 1.0])), path)

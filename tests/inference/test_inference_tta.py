@@ -33,38 +33,38 @@ def _conv_model(symmetric: bool, seed: int = 0) -> nn.Module:
 
 def test_flip_tta_of_a_flip_equivariant_model_equals_no_tta():
     model, image = _conv_model(symmetric=True), _volume()
-    plain_labels, plain = predict_probabilities(model, image, window=WINDOW, image_size=16)
-    tta_labels, tta = predict_probabilities(model, image, window=WINDOW, image_size=16, tta="flip")
+    plain_labels, plain = predict_probabilities(model, image, window=WINDOW, patch_size=16)
+    tta_labels, tta = predict_probabilities(model, image, window=WINDOW, patch_size=16, tta="flip")
     np.testing.assert_allclose(tta, plain, atol=1e-6)
     assert np.array_equal(tta_labels, plain_labels)
 
 
 def test_flip_tta_is_the_mean_softmax_of_the_mirrored_views():
     model, image = _conv_model(symmetric=False, seed=1), _volume(seed=1)
-    # image_size = the native size: resizing is the identity, so the reference needs only window and scale
+    # patch_size = the native size: resizing is the identity, so the reference needs only window and scale
     slices = torch.from_numpy(np.moveaxis(window_and_scale(image, WINDOW), 2, 0)[:, None].copy())  # [Z, 1, X, Y]
     with torch.no_grad():
         views = [torch.softmax(model(slices.flip(d)).flip(d) if d else model(slices), dim=1)
                  for d in ((), (2,), (3,), (2, 3))]
     expected = torch.stack(views).mean(0).permute(2, 3, 0, 1).numpy()  # [X, Y, Z, C]
 
-    labels, probabilities = predict_probabilities(model, image, window=WINDOW, image_size=16, tta="flip")
+    labels, probabilities = predict_probabilities(model, image, window=WINDOW, patch_size=16, tta="flip")
     np.testing.assert_allclose(probabilities, expected, atol=1e-6)
     assert np.array_equal(labels, expected.argmax(-1))
     assert not np.allclose(probabilities, views[0].permute(2, 3, 0, 1).numpy(), atol=1e-3)  # TTA changed something
-    volume_labels = predict_volume(model, image, window=WINDOW, image_size=16, tta="flip", batch_size=2)
+    volume_labels = predict_volume(model, image, window=WINDOW, patch_size=16, tta="flip", batch_size=2)
     assert (volume_labels == labels).mean() > 0.999  # same mean softmax; only float32 ties may differ
 
 
 def test_flip_tta_on_a_non_square_resized_slice_is_mirrored_back_onto_the_input_grid():
     """Resized to the model's size and back (20x12 → 8x8 → 20x12): each view must land on the unflipped grid."""
     model, image = _conv_model(symmetric=True, seed=2), _volume((20, 12, 3), seed=2)
-    plain_labels, plain = predict_probabilities(model, image, window=WINDOW, image_size=8)
-    tta_labels, tta = predict_probabilities(model, image, window=WINDOW, image_size=8, tta="flip")
+    plain_labels, plain = predict_probabilities(model, image, window=WINDOW, patch_size=8)
+    tta_labels, tta = predict_probabilities(model, image, window=WINDOW, patch_size=8, tta="flip")
     np.testing.assert_allclose(tta, plain, atol=1e-5)
     assert tta.shape == (20, 12, 3, 3)
 
 
 def test_unknown_tta_mode_is_one_line():
     with pytest.raises(ConfigError, match="--tta: unknown mode 'rotate'"):
-        predict_volume(_conv_model(True), _volume(), window=WINDOW, image_size=16, tta="rotate")
+        predict_volume(_conv_model(True), _volume(), window=WINDOW, patch_size=16, tta="rotate")

@@ -97,7 +97,7 @@ def test_every_case_is_checked_once_then_from_the_cache(tiny_phantom: Path, priv
     loads: list[str] = []
     real = check_module.load_case
     monkeypatch.setattr(check_module, "load_case", lambda *a, **k: loads.append(k["case_id"]) or real(*a, **k))
-    config = _config(tiny_phantom, image_size=64)
+    config = _config(tiny_phantom, patch_size=64)
     assert len(datasetup.discover(config)) == 4
     assert sorted(loads) == ["case_00000", "case_00001", "case_00002", "case_00003"], "all splits, every case"
     datasetup.discover(config)
@@ -111,7 +111,7 @@ def test_the_first_bad_case_is_named_and_the_others_counted(tiny_phantom: Path, 
     for case in ("case_00001", "case_00003"):
         _poison_voxel(data / case / "imaging.nii.gz")
     with pytest.raises(DataError) as excinfo:
-        datasetup.discover(_config(data, image_size=64, label_map="1:1,2:1", classes="background,kidney"))
+        datasetup.discover(_config(data, patch_size=64, label_map="1:1,2:1", classes="background,kidney"))
     assert str(excinfo.value) == (
         f"{data / 'case_00001/imaging.nii.gz'}: 1 non-finite voxels (NaN/Inf) (1 more bad case: "
         f"'hqctf check-data {data} --label-map 1:1,2:1 --classes background,kidney' lists them all)")
@@ -126,7 +126,7 @@ def test_a_listed_case_without_label_names_the_list_and_line(tiny_phantom: Path,
     rows[1] = rows[1].split(",")[0] + ","
     listing.write_text("image,label\n" + "\n".join(rows) + "\n")
     with pytest.raises(DataError, match=f"^{listing}: line 3: no label$"):
-        datasetup.discover(_config(listing, image_size=64))
+        datasetup.discover(_config(listing, patch_size=64))
 
 
 def test_thin_slices_warn(tmp_path: Path, private_cache: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -137,21 +137,21 @@ def test_thin_slices_warn(tmp_path: Path, private_cache: Path, caplog: pytest.Lo
         nib.save(nib.Nifti1Image(np.zeros((64, 1, 6), np.float32), np.eye(4)), folder / "imaging.nii.gz")
         nib.save(nib.Nifti1Image(np.zeros((64, 1, 6), np.uint8), np.eye(4)), folder / "segmentation.nii.gz")
     with caplog.at_level(logging.WARNING):
-        datasetup.discover(_config(tmp_path / "data", image_size=64))
+        datasetup.discover(_config(tmp_path / "data", patch_size=64))
     assert f"{tmp_path / 'data/case_0/imaging.nii.gz'}: axial slices are 64x1 voxels" in caplog.text
 
 
 @pytest.mark.parametrize(("arch", "size", "message"), [
-    ("fpn", 48, "--image-size: 48 is not a multiple of 32, which fpn with encoder resnet18 needs; use 32 or 64"),
-    ("unetplusplus", 7, "--image-size: 7 is not a multiple of 32, which unetplusplus with encoder resnet18 needs; "
+    ("fpn", 48, "--patch-size: 48 is not a multiple of 32, which fpn with encoder resnet18 needs; use 32 or 64"),
+    ("unetplusplus", 7, "--patch-size: 7 is not a multiple of 32, which unetplusplus with encoder resnet18 needs; "
                         "use 32"),
-    ("deeplabv3plus", 40, "--image-size: 40 is not a multiple of 16, which deeplabv3plus with encoder resnet18 "
+    ("deeplabv3plus", 40, "--patch-size: 40 is not a multiple of 16, which deeplabv3plus with encoder resnet18 "
                           "needs; use 32 or 48"),
 ])
 def test_a_slice_size_the_network_cannot_take_is_refused(arch: str, size: int, message: str) -> None:
     """Item 9: fpn at 48 died in its first forward pass with a traceback ("internal error (a bug)")."""
     with pytest.raises(ConfigError) as excinfo:
-        datasetup.check_image_size(_config("x", arch=arch, image_size=size))
+        datasetup.check_patch_size(_config("x", arch=arch, patch_size=size))
     assert str(excinfo.value) == message
 
 
@@ -159,10 +159,10 @@ def test_a_tiny_slice_size_warns_where_the_network_still_runs(caplog: pytest.Log
     """Item 9: unet takes any size, but below its downsampling (32) the deepest features are one pixel."""
     state = torch.random.get_rng_state()
     with caplog.at_level(logging.WARNING):
-        datasetup.check_image_size(_config("x", image_size=7))
-    assert "--image-size 7 is below 32" in caplog.text
+        datasetup.check_patch_size(_config("x", patch_size=7))
+    assert "--patch-size 7 is below 32" in caplog.text
     assert torch.equal(state, torch.random.get_rng_state()), "the run's seeded initialisation is not disturbed"
     caplog.clear()
     for size in (32, 48, 64):
-        datasetup.check_image_size(_config("x", image_size=size))
+        datasetup.check_patch_size(_config("x", patch_size=size))
     assert caplog.text == ""

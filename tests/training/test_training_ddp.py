@@ -66,7 +66,7 @@ def running(pid: int) -> bool:
 
 
 def tiny_ddp_args(data: Path, out: Path, epochs: int) -> list[str]:
-    return ["train", "--data", str(data), "--out", str(out), "--qpg-layers", "decoder.blocks.4.*", "--image-size",
+    return ["train", "--data", str(data), "--out", str(out), "--qpg-layers", "decoder.blocks.4.*", "--patch-size",
             "32", "--batch-size", "2", "--reps", "1", "--device", "cpu", "--epochs", str(epochs),
             "--samples-per-epoch", "8", "--seed", "2"]
 

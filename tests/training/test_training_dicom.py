@@ -52,7 +52,7 @@ def test_train_on_dicom_rtstruct_leaves_no_patient_identity_in_the_run(tmp_path:
         _link_tree(STS_DIR / patient, data / f"subject_{i}")
     run = tmp_path / "run"
     env = {**os.environ, "HQCTF_CACHE_DIR": str(tmp_path / "cache")}
-    result = hqctf("train", "--data", str(data), *OPTIONS, "--image-size", "64", "--epochs", "1",
+    result = hqctf("train", "--data", str(data), *OPTIONS, "--patch-size", "64", "--epochs", "1",
                    "--samples-per-epoch", "8", "--batch-size", "4", "--device", "cpu", "--reps", "1",
                    "--out", str(run), env=env)
     assert "final validation Dice" in result.stdout
@@ -92,16 +92,16 @@ def _msd(root: Path) -> Path:
 def test_a_dataset_json_names_the_classes_unless_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HQCTF_CACHE_DIR", str(tmp_path / "cache"))
     data = _msd(tmp_path / "Task01")
-    config = with_dataset_classes(TrainConfig.from_flat({"data": str(data), "image_size": 32}))
+    config = with_dataset_classes(TrainConfig.from_flat({"data": str(data), "patch_size": 32}))
     assert config.data.classes == ["background", "organ", "lesion"]
     assert with_dataset_classes(config) == config, "a resolved config (as a run folder holds it) is kept"
     assert [case.case_id for case in discover(config)] == ["c0", "c1", "c2"]
-    given = TrainConfig.from_flat({"data": str(data), "classes": "background,kidney,tumor", "image_size": 32})
+    given = TrainConfig.from_flat({"data": str(data), "classes": "background,kidney,tumor", "patch_size": 32})
     assert with_dataset_classes(given) == given
     with pytest.raises(DataError, match=r"^--classes: background,kidney,tumor are not the classes of"):
         discover(given)
     mapped = TrainConfig.from_flat({"data": str(data), "classes": "background,lesion", "label_map": "2:1",
-                                    "image_size": 32})
+                                    "patch_size": 32})
     assert len(discover(mapped)) == 3
     with pytest.raises(DataError, match=r"^--label-map: give --classes too"):
         with_dataset_classes(TrainConfig.from_flat({"data": str(data), "label_map": "2:1"}))

@@ -18,7 +18,7 @@ def test_real_ct_short_training_and_predict_round_trip(tmp_path):
     listing.write_text(f"image,label,case_id\n{image},{label},ct_a\n{image},{label},ct_b\n")
     run = tmp_path / "run"
     hqctf("train", "--data", str(listing), "--label-map", "2:1,3:1", "--classes", "background,kidney",
-          "--val-fraction", "0.5", "--test-fraction", "0", "--image-size", "64", "--batch-size", "4",
+          "--val-fraction", "0.5", "--test-fraction", "0", "--patch-size", "64", "--batch-size", "4",
           "--samples-per-epoch", "8", "--epochs", "1", "--reps", "1", "--device", "cpu", "--out", str(run))
     assert (run / "checkpoint_final.pt").is_file()
     out = tmp_path / "pred.nii.gz"

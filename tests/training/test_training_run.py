@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 RUN_FILES = [
     "config.yaml", "splits.json", "metrics.csv", "checkpoint_latest.pt", "checkpoint_best.pt", "checkpoint_final.pt",
-    "progress.png", "summary.json", "qpg_report.json",
+    "progress.png", "summary.json", "qpg_report.json", "augmentation.yaml",
 ]
 
 
@@ -47,26 +47,50 @@ def test_run_folder_has_everything(tiny_run):
 
 def test_resume_after_a_kill_reaches_the_same_metrics(tmp_path, tiny_phantom):
     args = ["--data", str(tiny_phantom), *TINY_TRAIN_ARGS[:-4], "--epochs", "3", "--seed", "5", "--qpg-layers",
-            "decoder.blocks.4.*", "--image-size", "32"]
+            "decoder.blocks.4.*", "--patch-size", "32"]
     reference = tmp_path / "uninterrupted"
     hqctf("train", *args, "--out", str(reference))
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "hqctf_qiskit.cli.main", "train", *args, "--out", str(killed)],
+    kill_after_first_epoch(args, killed)
+    hqctf("train", "--resume", str(killed))
+    assert_same_run(killed, reference)
+
+
+def test_resume_with_augmentation_and_a_worker_matches_an_uninterrupted_run(tmp_path, tiny_phantom):
+    """Augmented items depend on (seed, epoch, position) alone: a run killed and resumed with a DataLoader worker
+    draws what an uninterrupted run without workers drew."""
+    args = ["--data", str(tiny_phantom), *TINY_TRAIN_ARGS[:-4], "--epochs", "3", "--seed", "5", "--qpg-layers",
+            "none", "--patch-size", "32", "--augment", "default"]
+    reference = tmp_path / "uninterrupted"
+    hqctf("train", *args, "--workers", "0", "--out", str(reference))
+
+    killed = tmp_path / "killed"
+    kill_after_first_epoch([*args, "--workers", "1"], killed)
+    hqctf("train", "--resume", str(killed))
+    assert_same_run(killed, reference)
+    assert (killed / "augmentation.yaml").read_text() == (reference / "augmentation.yaml").read_text()
+
+
+def kill_after_first_epoch(args: list[str], run: Path) -> None:
+    """Start ``hqctf train ARGS --out RUN`` and SIGKILL it once its first epoch is checkpointed."""
+    process = subprocess.Popen([sys.executable, "-m", "hqctf_qiskit.cli.main", "train", *args, "--out", str(run)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not (killed / "metrics.csv").is_file():  # first epoch finished and checkpointed
+    while not (run / "metrics.csv").is_file():  # first epoch finished and checkpointed
         assert process.poll() is None and time.time() < deadline, "run ended before it could be killed"
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not (killed / "summary.json").exists(), "the run must have been killed before finishing"
+    assert not (run / "summary.json").exists(), "the run must have been killed before finishing"
 
-    hqctf("train", "--resume", str(killed))
-    assert metrics_without_times(killed) == metrics_without_times(reference)
-    final = lambda run: json.loads((run / "summary.json").read_text())["final"]  # noqa: E731
-    assert final(killed) == final(reference)
-    a = torch.load(killed / "checkpoint_final.pt", weights_only=True)["model"]
+
+def assert_same_run(run: Path, reference: Path) -> None:
+    """Same metrics every epoch, same final validation, bit-identical final weights."""
+    assert metrics_without_times(run) == metrics_without_times(reference)
+    final = lambda folder: json.loads((folder / "summary.json").read_text())["final"]  # noqa: E731
+    assert final(run) == final(reference)
+    a = torch.load(run / "checkpoint_final.pt", weights_only=True)["model"]
     b = torch.load(reference / "checkpoint_final.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -87,7 +111,7 @@ def test_plots_are_throttled_but_always_cover_the_last_epoch(tmp_path, tiny_phan
     drawn: list[int] = []
     monkeypatch.setattr(loop, "PLOT_INTERVAL_S", 1e9)  # only the first epoch and the end may draw
     monkeypatch.setattr(loop, "plot_progress", lambda history, *args: drawn.append(len(history)))
-    config = TrainConfig.from_flat({"data": str(tiny_phantom), "out": str(tmp_path / "r"), "image_size": 64,
+    config = TrainConfig.from_flat({"data": str(tiny_phantom), "out": str(tmp_path / "r"), "patch_size": 64,
                                     "batch_size": 4, "samples_per_epoch": 8, "epochs": 3, "reps": 1,
                                     "device": "cpu", "seed": 3}, source="test")
     summary = loop.train(config)

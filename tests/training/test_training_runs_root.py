@@ -11,7 +11,7 @@ from hqctf_qiskit.cli.main import main
 from hqctf_qiskit.errors import RunFolderError
 from hqctf_qiskit.training.runs import latest_run, runs_root
 
-TRAIN = ["train", "--max-steps", "1", "--image-size", "32", "--batch-size", "2", "--samples-per-epoch", "2",
+TRAIN = ["train", "--max-steps", "1", "--patch-size", "32", "--batch-size", "2", "--samples-per-epoch", "2",
          "--epochs", "1", "--device", "cpu", "--qpg-layers", "none"]
 
 

@@ -3,7 +3,9 @@
 The account is the saved one or QISKIT_IBM_TOKEN / QISKIT_IBM_INSTANCE (which the service reads). A session opens
 ONE service (to find the device) and ONE Batch (all of a run's jobs), and closes the Batch at the end of the run.
 The token is never read into a message, log line or repr here; messages quoting a runtime exception are scrubbed
-of anything token-like first and drop the exception chain. qiskit_ibm_runtime is imported where used.
+of anything token-like first and drop the exception chain. ``--twirling`` and ``--dd SEQUENCE`` switch on the
+sampler's Pauli twirling (gates and measurements) and dynamical decoupling, checked against the installed runtime's
+options. qiskit_ibm_runtime is imported where used.
 """
 
 from __future__ import annotations
@@ -118,4 +120,53 @@ def open_sampler(spec: BackendSpec, device: Any) -> SamplerBackend:
     batch = Batch(backend=device)
     sampler = Sampler(mode=batch)
     sampler.options.default_shots = spec.shots or sampler.options.default_shots
+    apply_runtime_options(sampler, twirling=spec.twirling, dd=spec.dd)
     return SamplerBackend(spec.name, sampler, device, close=batch.close)
+
+
+RUNTIME_OPTIONS = {"twirling": ("twirling", "enable_gates"), "dd": ("dynamical_decoupling", "enable")}
+"""CLI option → (the sampler options' group, a field the group must have) in qiskit-ibm-runtime >= 0.50."""
+
+
+def _runtime_option(sampler_options: Any, option: str) -> Any:
+    """The sampler options' group behind ``--twirling`` / ``--dd``, or a one-line error when the installed runtime
+    lacks it."""
+    group, field = RUNTIME_OPTIONS[option]
+    section = getattr(sampler_options, group, None)
+    if section is None or not hasattr(section, field):
+        from qiskit_ibm_runtime import __version__
+
+        raise BackendUnavailableError(f"--{option}: the sampler of the installed qiskit-ibm-runtime {__version__} "
+                                      f"has no {group} option; upgrade qiskit-ibm-runtime or leave --{option} off")
+    return section
+
+
+def dd_sequences() -> tuple[str, ...]:
+    """The dynamical-decoupling sequences the installed runtime's sampler offers (e.g. XX, XpXm, XY4)."""
+    import typing
+
+    from qiskit_ibm_runtime.options_models.sampler import SamplerOptions
+
+    section = _runtime_option(SamplerOptions(), "dd")
+    return typing.get_args(type(section).model_fields["sequence_type"].annotation)
+
+
+def check_dd_sequence(sequence: str) -> str:
+    """``sequence`` if the installed runtime offers it, else a one-line error listing what it offers."""
+    offered = dd_sequences()
+    if sequence not in offered:
+        raise BackendUnavailableError(f"--dd: unknown sequence {sequence!r}; the installed qiskit-ibm-runtime "
+                                      f"offers {', '.join(offered)}")
+    return sequence
+
+
+def apply_runtime_options(sampler: Any, twirling: bool = False, dd: str | None = None) -> None:
+    """``--twirling``: Pauli twirling of gates and measurements; ``--dd SEQUENCE``: dynamical decoupling."""
+    if twirling:
+        section = _runtime_option(sampler.options, "twirling")
+        section.enable_gates = True
+        section.enable_measure = True
+    if dd:
+        section = _runtime_option(sampler.options, "dd")
+        section.enable = True
+        section.sequence_type = check_dd_sequence(dd)

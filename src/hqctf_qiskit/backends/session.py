@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SPEC_OPTIONS = ("shots", "gradient", "pack", "optimization_level", "seed")
+SPEC_OPTIONS = ("shots", "gradient", "pack", "optimization_level", "seed", "noise", "mitigation", "twirling", "dd")
 _UNRESOLVED = object()
 
 SamplerOpener = Callable[[BackendSpec, Any], SamplerBackend]
@@ -57,6 +57,8 @@ class BackendSession:
         self._target: Any = _UNRESOLVED
         self._sampler: SamplerBackend | None = None
         self._engines: dict[tuple, ProbabilityEngine] = {}
+        self._noise: Any = None  # backends.noise.DeviceNoise of --noise, resolved on the first engine
+        self._mitigation: Any = None  # engines.mitigation.ReadoutMitigation: calibrations shared by all engines
         self.closed = False
 
     # -- what the run asks for ----------------------------------------------------------------------------------
@@ -93,12 +95,30 @@ class BackendSession:
     __call__ = engine
 
     @property
+    def mitigation(self) -> Any | None:
+        """The run's readout mitigation (None without ``--mitigation``): each physical qubit is calibrated once per
+        session, by the first engine that measures it."""
+        if self._mitigation is None and self.spec.mitigation != "none":
+            from ..engines.mitigation import ReadoutMitigation
+
+            self._mitigation = ReadoutMitigation(self.spec.mitigation, self.target,
+                                                 optimization_level=self.spec.optimization_level, seed=self.spec.seed)
+        return self._mitigation
+
+    @property
     def engines(self) -> list[ProbabilityEngine]:
         return list(self._engines.values())
 
     # -- building -----------------------------------------------------------------------------------------------
     def _build(self, circuit: QuantumCircuit, options: dict[str, Any]) -> ProbabilityEngine:
         spec = self.spec
+        if self._open_sampler is None and spec.noise is not None:  # torch under a device's noise
+            from .noise import device_noise, noisy_engine
+
+            self._noise = self._noise or device_noise(spec.noise)
+            engine = noisy_engine(circuit, spec, self._noise, **options)
+            log.info("%s: %r", spec.name, engine)
+            return engine
         if self._open_sampler is None:  # torch
             from ..engines.shots import ShotsStatevectorEngine
             from ..engines.statevector import StatevectorEngine
@@ -112,7 +132,7 @@ class BackendSession:
         engine = SamplerEngine(
             circuit, backend.sampler, backend=backend.backend, shots=spec.shots, gradient=spec.gradient,
             optimization_level=spec.optimization_level, pack=spec.pack, seed=spec.seed, max_width=backend.max_width,
-            reseed=backend.reseed, **{**backend.engine_options, **options},
+            reseed=backend.reseed, mitigation=self.mitigation, **{**backend.engine_options, **options},
         )
         log.info("%s: %r", spec.name, engine)
         return engine

@@ -12,7 +12,9 @@ from typing import Any
 
 from ..engines.base import ShotsRequiredError
 from ..engines.cost import check_gradient, check_shots
-from ..errors import BackendError
+from ..engines.mitigation import check_mitigation
+from ..errors import BackendError, ConfigError
+from .noise import check_noise_backend, check_noise_name
 from .registry import BackendFamily, backend_family
 
 OPTIMIZATION_LEVELS = (0, 1, 2, 3)
@@ -23,6 +25,22 @@ def check_optimization_level(level: int) -> int:
     if isinstance(level, bool) or level not in OPTIMIZATION_LEVELS:
         raise BackendError(f"--optimization-level: must be 0, 1, 2 or 3, got {level!r}")
     return level
+
+
+def check_sampler_options(name: str, kind: str, mitigation: str, twirling: bool, dd: str | None) -> None:
+    """``--mitigation`` undoes a sampled device's readout errors (fake_*, ibm_*); ``--twirling`` and ``--dd`` are
+    IBM Runtime sampler options, so they need an ibm_* backend (the sequence is checked against the runtime)."""
+    check_mitigation(mitigation)
+    if mitigation != "none" and kind not in ("fake", "ibm"):
+        raise ConfigError(f"--mitigation {mitigation}: readout mitigation applies to sampled devices (fake_*, "
+                          f"ibm_*), not to {name}")
+    for option, value in (("--twirling", twirling), ("--dd", dd)):
+        if value and kind != "ibm":
+            raise ConfigError(f"{option}: an IBM Runtime sampler option, for ibm_* backends only, not {name}")
+    if dd and kind == "ibm":
+        from .ibm import check_dd_sequence
+
+        check_dd_sequence(dd)
 
 
 def check_pack(pack: bool | int) -> bool | int:
@@ -38,7 +56,10 @@ class BackendSpec:
     (sampler backends), ``pack`` (channels per circuit: False, True for as many as fit, or at most N),
     ``optimization_level`` (transpiler) and ``seed`` (sampling, transpiling, SPSA directions).
 
-    ``pack`` and ``optimization_level`` do not apply to ``torch``, which ignores them.
+    ``noise`` (torch only): a device whose noise the torch engine simulates (``backends.noise``); ``pack`` and
+    ``optimization_level`` apply to ``torch`` only with ``noise`` (where the device would place the circuits).
+    ``mitigation`` (fake_*, ibm_*): readout mitigation of sampled probabilities (``engines.mitigation``);
+    ``twirling``, ``dd`` (ibm_*): the runtime sampler's Pauli twirling and dynamical-decoupling sequence.
     """
 
     name: str = "torch"
@@ -47,6 +68,10 @@ class BackendSpec:
     pack: bool | int = False
     optimization_level: int = 1
     seed: int = 0
+    noise: str | None = None
+    mitigation: str = "none"
+    twirling: bool = False
+    dd: str | None = None
 
     def __post_init__(self) -> None:
         family = backend_family(self.name)  # an unknown name is the first thing to fix
@@ -54,6 +79,9 @@ class BackendSpec:
         check_shots(self.shots)
         check_optimization_level(self.optimization_level)
         check_pack(self.pack)
+        check_noise_name(self.noise)
+        check_noise_backend(self.name, self.noise)
+        check_sampler_options(self.name, family.kind, self.mitigation, self.twirling, self.dd)
         if self.shots is None and not family.exact:
             raise ShotsRequiredError(f"--shots: backend {self.name} samples; give --shots S (e.g. 4096)")
         if family.kind == "torch" and self.gradient != "param-shift":
@@ -79,4 +107,5 @@ class BackendSpec:
         """The backend a run config asks for: its ``backend`` section and the run seed."""
         backend = config.backend
         return cls(name=backend.name, shots=backend.shots, gradient=backend.gradient, pack=backend.pack,
-                   optimization_level=backend.optimization_level, seed=config.optim.seed)
+                   optimization_level=backend.optimization_level, seed=config.optim.seed, noise=backend.noise,
+                   mitigation=backend.mitigation, twirling=backend.twirling, dd=backend.dd)

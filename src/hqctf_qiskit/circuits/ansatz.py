@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from qiskit.circuit import QuantumCircuit
 
 ROTATION_BLOCKS: dict[str, tuple[str, ...]] = {"ry": ("ry",), "ry_rz": ("ry", "rz")}
-ENTANGLEMENTS = ("linear", "reverse_linear", "circular", "full")
+# "none": rotation layers only, a product state — the control that asks whether entanglement matters at all
+ENTANGLEMENTS = ("linear", "reverse_linear", "circular", "full", "none")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class AnsatzSpec:
 def entangling_pairs(num_qubits: int, entanglement: str) -> list[tuple[int, int]]:
     """(control, target) pairs of one entangling block, in application order (Qiskit's conventions)."""
     n = num_qubits
-    if n < 2:
+    if n < 2 or entanglement == "none":
         return []
     linear = [(i, i + 1) for i in range(n - 1)]
     if entanglement == "linear":

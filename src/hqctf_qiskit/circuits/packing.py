@@ -17,7 +17,7 @@ import numpy as np
 from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit
 
 from .ansatz import AnsatzSpec, build_ansatz
-from .transpile import SIMULATOR_WIDTH_LIMIT, coupling_edges, find_line_layouts
+from .transpile import SIMULATOR_WIDTH_LIMIT, LineUsage, coupling_edges, find_line_layouts
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,17 @@ def pack_ansatz(spec: AnsatzSpec, slots: int) -> PackedCircuit:
     return pack_circuit(build_ansatz(spec), slots)
 
 
-def max_slots(backend: Any, num_qubits: int) -> int:
+def max_slots(backend: Any, num_qubits: int, usage: LineUsage | None = None) -> int:
     """How many n-qubit circuits fit side by side on ``backend``: its disjoint qubit lines (at least 1).
 
     A backend without a coupling map (a simulator) takes ``SIMULATOR_WIDTH_LIMIT // n`` slots: a wider statevector
     costs more memory and time than the shots it saves. A device without any n-qubit line still runs one circuit
-    (with routing).
+    (with routing). ``usage``: the circuit's (``transpile.circuit_usage``), so the count is that of the lines its
+    engine will search.
     """
     if coupling_edges(backend) is None:
         return max(1, SIMULATOR_WIDTH_LIMIT // num_qubits)
-    return max(1, len(find_line_layouts(backend, num_qubits)))
+    return max(1, len(find_line_layouts(backend, num_qubits, usage=usage)))
 
 
 def bitarray_probabilities(bits: Any, qubits: list[int] | None = None) -> np.ndarray:

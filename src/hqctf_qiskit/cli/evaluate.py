@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..engines.mitigation import MITIGATIONS
 from ..errors import ConfigError
 from .errors import friendly_errors
 from .options import resolve_run
@@ -28,6 +29,10 @@ CHECKPOINT_HELP = ("best (falls back to final, then latest, and says so), final 
 @click.option("--shots", type=int, help="Shots for --weights-from (default: exact where the backend allows).")
 @click.option("--pack/--no-pack", default=False, help="Pack channels side by side for --weights-from.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for --weights-from sampling.")
+@click.option("--mitigation", default="none", show_default=True, type=click.Choice(MITIGATIONS),
+              help="Readout mitigation of --weights-from probabilities (fake_*, ibm_*), calibrated on that backend.")
+@click.option("--twirling", is_flag=True, help="--weights-from ibm_*: Pauli twirling of gates and measurements.")
+@click.option("--dd", metavar="SEQUENCE", help="--weights-from ibm_*: dynamical decoupling sequence (e.g. XY4).")
 @click.option("--checkpoint", default="best", show_default=True, help=CHECKPOINT_HELP)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder [RUN/eval/<split>-<checkpoint>[-<backend>-<shots>shots]].")
@@ -38,7 +43,8 @@ CHECKPOINT_HELP = ("best (falls back to final, then latest, and says so), final 
 @friendly_errors
 def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: str | None, overwrite: bool,
              device: str, weights_from: str | None, shots: int | None, pack: bool, seed: int,
-             nsd_tolerance: float, more_runs: tuple[str, ...] = (), cv: bool = False) -> None:
+             nsd_tolerance: float, more_runs: tuple[str, ...] = (), cv: bool = False, mitigation: str = "none",
+             twirling: bool = False, dd: str | None = None) -> None:
     """Per-case 3D Dice/IoU, HD95, ASSD, surface Dice (NSD) and volume difference per class and KiTS region on a
     split of a run (RUN may be 'latest'); prints the mean ± sd of Dice, HD95 (mm) and NSD.
 
@@ -47,8 +53,10 @@ def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: s
     from ..evaluation.evaluate import evaluate_run
     from ..evaluation.surface import check_nsd_tolerance
 
-    if shots is not None and weights_from is None:
-        raise ConfigError("--shots: only meaningful with --weights-from BACKEND")
+    for option, value in (("--shots", shots), ("--mitigation", mitigation != "none"), ("--twirling", twirling),
+                          ("--dd", dd)):
+        if value and weights_from is None:
+            raise ConfigError(f"{option}: only meaningful with --weights-from BACKEND")
     check_nsd_tolerance(nsd_tolerance)  # before the run is looked up or any case loaded
     if more_runs or cv:
         _cross_validate([run, *more_runs], cv, data=data, split=split, checkpoint=checkpoint, out_dir=out_dir,
@@ -57,7 +65,8 @@ def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: s
     run_dir = resolve_run(run)
     summary = evaluate_run(run_dir, data=data, split=split, checkpoint=checkpoint,
                            out_dir=Path(out_dir) if out_dir else None, device=device, weights_from=weights_from,
-                           shots=shots, pack=pack, seed=seed, overwrite=overwrite, nsd_tolerance_mm=nsd_tolerance)
+                           shots=shots, pack=pack, seed=seed, overwrite=overwrite, nsd_tolerance_mm=nsd_tolerance,
+                           mitigation=mitigation, twirling=twirling, dd=dd)
     headline = [key for key in summary["mean"] if key.startswith(PRINTED)]
     click.echo(f"evaluated {summary['cases']} {split} case(s) of {run_dir}, checkpoint "
                f"{summary['checkpoint_description']}")
@@ -66,6 +75,7 @@ def evaluate(run: str, data: str | None, split: str, checkpoint: str, out_dir: s
             click.echo(f"  {key:<28} {summary['mean'][key]:>9.4f} ± {summary['sd'][key]:.4f}")
     else:
         label = f"{weights_from} {shots} shots" if shots else f"{weights_from} exact"
+        label += f" {mitigation}" if mitigation != "none" else ""
         click.echo(f"  {'metric':<28} {'exact weights':>14} {label:>24}")
         for key in headline:
             click.echo(f"  {key:<28} {summary['mean'][key]:>14.4f} {summary['sampled_mean'][key]:>24.4f}")

@@ -11,6 +11,7 @@ from .errors import run_main, setup_logging
 from .evaluate import evaluate
 from .experiment import experiment
 from .export import export
+from .noise_check import noise_check
 from .phantom import phantom
 from .predict import predict
 from .train import train
@@ -26,7 +27,8 @@ def cli(ctx: click.Context, debug: bool, verbose: bool) -> None:
     setup_logging(verbose)
 
 
-for command in (train, evaluate, predict, export, phantom, experiment, circuit_report, check_data, convert):
+for command in (train, evaluate, predict, export, phantom, experiment, circuit_report, check_data, convert,
+                noise_check):
     cli.add_command(command)
 
 

@@ -15,7 +15,7 @@ import click
 
 from ..config.fields import default_text, option_of, range_text
 from ..config.files import options_file
-from ..config.schema import FLAT_KEYS, TrainConfig, field_info
+from ..config.schema import ALIASES, FLAT_KEYS, TrainConfig, field_info
 
 CONFIG_FILE_HELP = "YAML file of options (keys as in --help, dashes or underscores); command-line options win."
 # circuit-report describes circuits: the low-rank baseline's options do not apply there
@@ -62,8 +62,10 @@ def config_option(key: str) -> Callable[[Callable], Callable]:
     if info.annotation is bool:
         return click.option(f"{flag(key)}/--no-{flag(key)[2:]}", key, cls=ConfigOption, config_key=key,
                             default=None)
-    metavar = option_of(info).metavar or _metavar(info.annotation)
-    return click.option(flag(key), key, cls=ConfigOption, config_key=key, default=None, metavar=metavar)
+    option = option_of(info)
+    metavar = option.metavar or _metavar(info.annotation)
+    old_names = [flag(alias) for alias in option.aliases]  # still accepted: --image-size for --patch-size
+    return click.option(flag(key), *old_names, key, cls=ConfigOption, config_key=key, default=None, metavar=metavar)
 
 
 def _metavar(annotation: Any) -> str:
@@ -109,6 +111,7 @@ def merged_config(config_file: str | None, given: dict[str, Any]) -> TrainConfig
         file_values, where = options_file(Path(config_file))
         for written, value in file_values.items():
             key = written.replace("-", "_")
+            key = ALIASES.get(key, key)  # an old name in the file and the new one on the command line: one option
             values[key], labels[key] = value, f"{where}: {written}"
     for key, value in given.items():
         values[key], labels[key] = value, flag(key)

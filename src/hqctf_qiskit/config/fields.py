@@ -31,7 +31,8 @@ class Option:
     returning them, or a ``"module:NAME"`` registry), checked and shown; or a text describing open-ended names
     (``fake_<device>``), shown only. ``check``: a ``"module:function"`` (or callable) that raises an ``HqctfError``
     for a bad value — the rule of the module that owns it, used here instead of writing the rule again.
-    ``key`` is the flat option name (config files, ``--key``) when it differs from the field name.
+    ``key`` is the flat option name (config files, ``--key``) when it differs from the field name; ``aliases``
+    are older names of the option, still read from config files, old run folders and the command line.
     """
 
     help: str
@@ -40,6 +41,7 @@ class Option:
     default_text: str | None = None  # how a None default reads in --help ("exact probabilities")
     key: str | None = None
     metavar: str | None = None
+    aliases: tuple[str, ...] = ()
 
     def choice_names(self) -> list[str] | str | None:
         """The allowed names (or the text describing them), resolving the registry behind them now."""

@@ -18,6 +18,7 @@ from .schema import TrainConfig
 
 VERSIONS_KEY = "versions"
 RUN_CONFIG = "config.yaml"
+LEGACY_SPACING = "none"  # what a run folder or export without a spacing did: whole slices squeezed to the patch size
 
 
 def read_yaml_mapping(path: Path, prefix: str, what: str) -> dict[str, Any]:
@@ -68,4 +69,7 @@ def load_run_config(run_dir: Path) -> TrainConfig:
         raise RunFolderError(f"{run_dir}: not a run folder (no {RUN_CONFIG})")
     data = read_yaml_mapping(path, "", "option: value")
     data.pop(VERSIONS_KEY, None)
+    if "spacing" not in data:  # runs from before --spacing squeezed whole slices: predict and resume them that way
+        data["spacing"] = LEGACY_SPACING
+    data.setdefault("augment", "none")  # runs from before --augment trained without: resume them that way
     return TrainConfig.from_flat(data, source=str(path))

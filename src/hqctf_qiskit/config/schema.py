@@ -14,6 +14,7 @@ QPG layers are selected or a ``qpg`` rank budget is counted: a classical or low-
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
@@ -85,7 +86,13 @@ class DataConfig(Section):
         metavar="NAME:CLASS,...|FILE")] = None
     window: Annotated[list[float], Option("HU window LOW,HIGH.", metavar="LOW,HIGH")] = Field(
         default_factory=lambda: [-79.0, 304.0])
-    image_size: Annotated[int, Option("In-plane size of training slices."), Field(ge=1)] = 128
+    spacing: Annotated[float | Literal["auto", "none"], Option(
+        "In-plane mm per pixel that slices are resampled to: 'auto' (the median of the training and validation "
+        "cases, written to the run's config.yaml as the number), a number, or 'none' (each whole slice squeezed to "
+        "--patch-size, as runs made before this option did).", metavar="auto|MM|none")] = "auto"
+    patch_size: Annotated[int, Option(
+        "In-plane size of the training crops, and of the squeezed slice with --spacing none.",
+        metavar="N", aliases=("image_size",)), Field(ge=1)] = 128
     foreground_fraction: Annotated[float | None, Option("Share of sampled slices with foreground."),
                                    Field(ge=0, le=1)] = 0.5
     augment: Annotated[str, Option(
@@ -111,6 +118,30 @@ class DataConfig(Section):
         if len(classes) < 2 or len(set(classes)) != len(classes):
             raise ValueError(f"need at least two distinct class names, got {classes}")
         return classes
+
+    @field_validator("spacing", mode="before")
+    @classmethod
+    def _spacing(cls, value: Any) -> Any:
+        """'auto', 'none' (also YAML null) or a positive, finite number of mm (the command line gives text)."""
+        if value is None:
+            return "none"
+        if isinstance(value, str) and value.strip().lower() in ("auto", "none"):
+            return value.strip().lower()
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            raise ValueError(f"'auto', 'none' or a spacing in mm > 0, got {value!r}")
+        return number
+
+    @property
+    def inplane_spacing(self) -> float | None:
+        """The mm per pixel slices are resampled to; None: whole slices squeezed to the patch size (the legacy
+        way). A run resolves 'auto' when it starts, so meeting it here is a bug."""
+        if self.spacing == "auto":
+            raise ValueError("spacing 'auto' is resolved when a run starts; this config has not been")
+        return None if self.spacing == "none" else float(self.spacing)
 
     @field_validator("window")
     @classmethod
@@ -153,8 +184,12 @@ class WeightsConfig(Section):
     reps: Annotated[int, Option("Ansatz repetitions."), Field(ge=0)] = 2
     rotation: Annotated[str, Option("Rotation block: {choices}.",
                                     choices="..circuits.ansatz:ROTATION_BLOCKS")] = "ry"
-    entanglement: Annotated[str, Option("Entangling pattern: {choices}.",
+    entanglement: Annotated[str, Option("Entangling pattern: {choices} ('none': a product state).",
                                         choices="..circuits.ansatz:ENTANGLEMENTS")] = "linear"
+    generator: Annotated[str, Option(
+        "What gives the --qpg-layers their probabilities: 'quantum' (the ansatz circuits on --backend) or "
+        "'hypernet' (the classical control: the same parameters per channel through a fixed random projection "
+        "and a softmax; no circuits).", choices=("quantum", "hypernet"))] = "quantum"
     lowrank_layers: Annotated[str, Option("Low-rank baseline on these layers (same syntax as --qpg-layers).")] = "none"
     rank: Annotated[int | None, Option("Rank of the low-rank layers."), Field(ge=1)] = None
     rank_budget: Annotated[Literal["qpg"] | int | None, Option(
@@ -184,6 +219,21 @@ class WeightsConfig(Section):
     def has_lowrank(self) -> bool:
         return _is_selected(self.lowrank_layers)
 
+    @property
+    def runs_circuits(self) -> bool:
+        """QPG layers whose probabilities come from circuits (a backend), not from the hypernet control."""
+        return self.has_qpg and self.generator == "quantum"
+
+    @property
+    def method(self) -> str:
+        """The method's name as experiments write it: classical, lowrank, qpg-<mapping>[-product],
+        hypernet-<mapping>."""
+        if not self.has_qpg:
+            return "lowrank" if self.has_lowrank else "classical"
+        if self.generator == "hypernet":
+            return f"hypernet-{self.mapping}"
+        return f"qpg-{self.mapping}" + ("-product" if self.entanglement == "none" else "")
+
     def ansatz(self) -> Any:
         from ..circuits.ansatz import AnsatzSpec
 
@@ -206,15 +256,25 @@ class BackendConfig(Section):
     pack: Annotated[bool, Option("Sampler backends: several channels per wide circuit.")] = False
     noise: Annotated[str | None, Option(
         "Torch engine: train under this device's noise (fake_* or ibm_*) on the qubits the circuits will run on.",
-        metavar="DEVICE", default_text="noiseless")] = None
+        metavar="DEVICE", default_text="noiseless", check="..backends.noise:check_noise_name")] = None
     mitigation: Annotated[str, Option("Readout mitigation of sampled probabilities: {choices}.",
-                                      choices=("none", "readout", "m3"))] = "none"
+                                      choices="..engines.mitigation:MITIGATIONS")] = "none"
     twirling: Annotated[bool, Option("ibm_* sampler: Pauli twirling of gates and measurements.")] = False
     dd: Annotated[str | None, Option("ibm_* sampler: dynamical decoupling sequence (e.g. XY4).", metavar="SEQUENCE",
                                      default_text="off")] = None
     optimization_level: Annotated[int, Option("Transpiler optimization level: {choices}.",
                                               choices="..backends.spec:OPTIMIZATION_LEVELS",
                                               check="..backends.spec:check_optimization_level")] = 1
+
+    @model_validator(mode="after")
+    def _noise_on_torch(self) -> "BackendConfig":
+        from ..backends.noise import check_noise_backend
+
+        try:
+            check_noise_backend(self.name, self.noise)
+        except HqctfError as exc:
+            raise OptionError("noise", str(exc).removeprefix("--noise: ")) from None
+        return self
 
     @property
     def is_hardware(self) -> bool:
@@ -262,6 +322,16 @@ class TrainConfig(BaseModel):
             section.check_choices()
         return self
 
+    @model_validator(mode="after")
+    def _hypernet_runs_no_circuits(self) -> "TrainConfig":
+        """A hypernet run evaluates no circuit: a backend, shots or noise would be silently ignored."""
+        backend = self.backend
+        if self.weights.generator == "hypernet" and self.weights.has_qpg and (
+                backend.name != "torch" or backend.shots is not None or backend.noise is not None):
+            raise OptionError("generator", "hypernet runs no circuits; leave --backend torch and --shots, --noise "
+                                           "unset")
+        return self
+
     # -- flat keys <-> sections ---------------------------------------------------------------------------------
     @classmethod
     def from_flat(cls, values: Mapping[str, Any], source: Source = "config") -> "TrainConfig":
@@ -271,6 +341,10 @@ class TrainConfig(BaseModel):
         written: dict[str, str] = {}
         for raw_key, value in values.items():
             key = str(raw_key).replace("-", "_")
+            key = ALIASES.get(key, key)
+            if key in written:  # an option given under its name and an old name (an alias) too
+                raise ConfigError(f"{label_for(source, key, str(raw_key))}: given twice (as {written[key]} and "
+                                  f"{raw_key}); keep one")
             if key not in FLAT_KEYS:
                 close = difflib.get_close_matches(key, list(FLAT_KEYS), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
@@ -308,6 +382,9 @@ class TrainConfig(BaseModel):
         if backend.name != "torch":
             options.update(gradient=backend.gradient, pack=backend.pack,
                            optimization_level=backend.optimization_level, seed=seed)
+        if backend.noise is not None:  # the device places the circuits: its layout options apply
+            options.update(noise=backend.noise, pack=backend.pack, optimization_level=backend.optimization_level,
+                           seed=seed)
         return options
 
 
@@ -330,3 +407,7 @@ def field_info(key: str) -> FieldInfo:
     """The pydantic FieldInfo behind a flat option key (its type, constraints, default and Option)."""
     section, name = FLAT_KEYS[key]
     return TrainConfig.model_fields[section].annotation.model_fields[name]
+
+
+# older names of options (config files, old run folders, the command line) -> their flat key
+ALIASES: dict[str, str] = {alias: key for key in FLAT_KEYS for alias in option_of(field_info(key)).aliases}

@@ -10,7 +10,7 @@ from .labels import parse_label_map
 from .nifti import case_id_from_path, from_canonical, load_nifti, to_canonical
 from .phantom import make_phantom_case, write_phantom_dataset
 from .preprocessing import DEFAULT_WINDOW, resize_slice, resize_to, window_and_scale
-from .slices import SliceDataset, make_sampler
+from .slices import SliceDataset, make_sampler, with_item_seeds
 from .splits import load_splits, make_splits, save_splits
 
 __all__ = [
@@ -40,5 +40,6 @@ __all__ = [
     "save_splits",
     "to_canonical",
     "window_and_scale",
+    "with_item_seeds",
     "write_phantom_dataset",
 ]

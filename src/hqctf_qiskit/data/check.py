@@ -34,8 +34,8 @@ __all__ = ["MIN_IN_PLANE", "CaseCheck", "DatasetCheck", "check_cases", "missing_
 log = logging.getLogger(__name__)
 
 MIN_IN_PLANE = 8
-"""Axial slices narrower than this (voxels, either in-plane axis) get a warning: stretched to ``--image-size`` they
-carry almost no context (a 64x1 slice is a line, not an image)."""
+"""Axial slices narrower than this (voxels, either in-plane axis) get a warning: resampled or stretched for the network
+they carry almost no context (a 64x1 slice is a line, not an image)."""
 
 
 @dataclass
@@ -107,7 +107,7 @@ def _in_plane_warnings(image: Path, in_plane: Sequence[int]) -> list[str]:
     if min(x, y) >= MIN_IN_PLANE:
         return []
     return [f"{image}: axial slices are {x}x{y} voxels; below {MIN_IN_PLANE} voxels in-plane they carry almost "
-            f"no context once stretched to --image-size"]
+            f"no context for the network"]
 
 
 def _measure(paths: CasePaths, label_map: dict[int, int] | None, num_classes: int,

@@ -6,9 +6,12 @@ aorta/IVC (bright like renal cortex, so brightness alone is not enough), liver, 
 kidneys with bright cortex around darker medulla inside perirenal fat; lobulated tumors that enhance less than
 cortex; smooth tissue texture, partial-volume blur and correlated noise.
 
-Anatomy is laid out in a notional frame (340 mm across, 5 mm per slice) scaled to the grid, so every case shows
-a whole abdomen whatever its voxel count; the spacing written in the affine is sampled per case to exercise
-spacing handling and is not used to draw. Each case has its own random stream keyed by (seed, case index).
+Anatomy is drawn in millimetres at the spacing written to the affine, so physical resampling (``--spacing``)
+sees true sizes: a kidney is as many mm across in every case. The in-plane field of view is drawn per case
+between 326 and 374 mm (3.4-3.9 mm per pixel on the default 96 squared grid), so every case shows a whole abdomen
+whatever its voxel count; the slice distance is one of 2.5, 3 or 5 mm. Organ lengths along z are set relative to
+the stack, so a short stack still holds whole kidneys. Each case has its own random stream keyed by (seed, case
+index).
 """
 
 from __future__ import annotations
@@ -28,8 +31,7 @@ __all__ = ["make_phantom_case", "write_phantom_dataset"]
 
 logger = logging.getLogger(__name__)
 
-_FOV_MM = 340.0  # notional in-plane field of view used to draw anatomy
-_SLICE_MM = 5.0  # notional slice distance used to draw anatomy
+_FOV_RANGE_MM = (326.0, 374.0)  # in-plane field of view across the larger axis, drawn per case
 _SLICE_SPACINGS = (2.5, 3.0, 5.0)
 _TUMOR_FREE_SHARE = 0.3
 
@@ -38,20 +40,20 @@ BACKGROUND, KIDNEY, TUMOR = 0, 1, 2
 
 @dataclass(frozen=True)
 class _Grid:
-    """Voxel-centre coordinates in the notional frame (mm), RAS: +x patient right, +y anterior, +z superior."""
+    """Voxel-centre coordinates (mm) from the volume's centre, RAS: +x patient right, +y anterior, +z superior."""
 
     x: np.ndarray
     y: np.ndarray
     z: np.ndarray
+    slice_mm: float
 
     @classmethod
-    def for_shape(cls, shape: tuple[int, int, int]) -> "_Grid":
-        nx, ny, nz = shape
-        step = _FOV_MM / max(nx, ny)
-        x = (np.arange(nx) + 0.5 - nx / 2) * step
-        y = (np.arange(ny) + 0.5 - ny / 2) * step
-        z = (np.arange(nz) + 0.5 - nz / 2) * _SLICE_MM
-        return cls(x[:, None, None], y[None, :, None], z[None, None, :])
+    def for_shape(cls, shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> "_Grid":
+        (nx, ny, nz), (sx, sy, sz) = shape, spacing
+        x = (np.arange(nx) + 0.5 - nx / 2) * sx
+        y = (np.arange(ny) + 0.5 - ny / 2) * sy
+        z = (np.arange(nz) + 0.5 - nz / 2) * sz
+        return cls(x[:, None, None], y[None, :, None], z[None, None, :], float(sz))
 
 
 def _ellipse(grid: _Grid, cx: float, cy: float, ax: float, ay: float) -> np.ndarray:
@@ -68,11 +70,12 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple
 class _CaseDrawer:
     """Paints one case: HU volume and label volume, drawn back to front so later organs overwrite earlier."""
 
-    def __init__(self, shape: tuple[int, int, int], rng: np.random.Generator, with_tumor: bool) -> None:
+    def __init__(self, shape: tuple[int, int, int], spacing: tuple[float, float, float], rng: np.random.Generator,
+                 with_tumor: bool) -> None:
         self.shape = shape
         self.rng = rng
         self.with_tumor = with_tumor
-        self.grid = _Grid.for_shape(shape)
+        self.grid = _Grid.for_shape(shape, spacing)
         self.hu = np.full(shape, -1000.0)
         self.label = np.zeros(shape, dtype=np.uint8)
         self.inside = np.zeros(shape, dtype=bool)
@@ -110,8 +113,8 @@ class _CaseDrawer:
     def _liver(self) -> None:
         g, u = self.grid, self._u
         nz = self.shape[2]
-        top = (nz / 2) * _SLICE_MM
-        extent = u(0.35, 0.55) * nz * _SLICE_MM  # liver covers the upper part of the stack
+        top = (nz / 2) * g.slice_mm
+        extent = u(0.35, 0.55) * nz * g.slice_mm  # liver covers the upper part of the stack
         taper = np.clip((g.z - (top - extent)) / (0.3 * extent), 0.0, 1.0)  # 0 below, 1 in the upper part
         r = _ellipse(g, u(55, 75), u(5, 25), u(60, 75), u(50, 65)) / np.maximum(taper, 1e-3)
         liver = (r < 1.0) & self.inside
@@ -148,7 +151,7 @@ class _CaseDrawer:
         """Bean-shaped kidney on ``side`` (+1 right, -1 left); returns its centre, axes and side for tumors."""
         g, u = self.grid, self._u
         nz = self.shape[2]
-        z_half = nz * _SLICE_MM / 2
+        z_half = nz * g.slice_mm / 2
         centre = np.array([side * u(60, 72), u(-46, -36), u(-0.25, 0.2) * z_half - (8.0 if side > 0 else 0.0)])
         axes = np.array([u(28, 34), u(21, 26), u(0.45, 0.6) * z_half])
         angle = np.deg2rad(side * u(20, 35))  # hilum turns antero-medially
@@ -227,9 +230,9 @@ def make_phantom_case(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One phantom case as (int16 HU image, uint8 label, RAS affine), all on the RAS grid."""
     rng = np.random.default_rng([int(seed), int(index)])
-    in_plane = round(float(rng.uniform(0.8, 1.5)), 3)
+    in_plane = round(float(rng.uniform(*_FOV_RANGE_MM)) / max(shape[0], shape[1]), 3)
     spacing = (in_plane, in_plane, float(rng.choice(_SLICE_SPACINGS)))
-    image, label = _CaseDrawer(shape, rng, with_tumor).draw()
+    image, label = _CaseDrawer(shape, spacing, rng, with_tumor).draw()
     return image, label, _affine(shape, spacing)
 
 

@@ -1,13 +1,15 @@
-"""HU windowing and 2D resizing, shared by training (slices to a fixed size) and prediction (back to native).
+"""HU windowing and 2D resizing, shared by training and prediction (slices to the network's grid and back).
 
 Both directions use the same pixel-centre convention (``align_corners=False`` / nearest-exact), so a mask
-resized down and back up stays aligned with the image instead of drifting by half a pixel.
+resized down and back up stays aligned with the image instead of drifting by half a pixel. The network's grid is
+:func:`network_grid`: the slice at the run's in-plane spacing (or, for runs from before ``--spacing``, the whole
+slice squeezed to the patch size).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -15,7 +17,8 @@ import torch.nn.functional as F
 
 from .errors import DataError
 
-__all__ = ["DEFAULT_WINDOW", "resize_slice", "resize_to", "window_and_scale"]
+__all__ = ["DEFAULT_WINDOW", "median_inplane_spacing", "network_grid", "network_labels", "network_slices",
+           "resize_slice", "resize_to", "window_and_scale"]
 
 # Abdominal soft-tissue window (HU) commonly used for KiTS: fat is near 0, contrast-enhanced cortex near 1.
 DEFAULT_WINDOW: tuple[float, float] = (-79.0, 304.0)
@@ -71,3 +74,45 @@ def resize_to(arr2d: np.ndarray, shape: Sequence[int], *, order: int) -> np.ndar
 def resize_slice(img2d: np.ndarray, size: int, *, order: int) -> np.ndarray:
     """Resize to ``size`` x ``size`` for the network (order 1 images, order 0 labels)."""
     return resize_to(img2d, (size, size), order=order)
+
+
+def network_grid(shape: Sequence[int], spacing: Sequence[float], target: float | None,
+                 patch_size: int) -> tuple[int, int]:
+    """The in-plane size ``(X, Y)`` a slice of ``shape`` (at ``spacing`` mm) is resampled to for the network.
+
+    ``target`` mm per pixel: each axis gets ``round(n * s / target)`` pixels (nnU-Net's rule), so x and y both hold
+    about ``target`` mm per pixel whatever the scanner's aspect. ``target`` None: the legacy squeeze of the whole
+    slice to ``patch_size`` squared (runs and exports from before ``--spacing``).
+    """
+    if target is None:
+        return int(patch_size), int(patch_size)
+    if not (math.isfinite(target) and target > 0):
+        raise DataError(f"--spacing: must be a spacing in mm > 0, got {target}")
+    size_x, size_y = (max(1, int(round(int(n) * float(s) / target))) for n, s in zip(shape[:2], spacing[:2]))
+    return size_x, size_y
+
+
+def median_inplane_spacing(spacings: Iterable[Sequence[float]]) -> float:
+    """``--spacing auto``: the median of the cases' x and y spacings (mm), rounded to 0.1 micrometre so that the
+    number written to config.yaml is the one training used."""
+    values = [float(v) for spacing in spacings for v in spacing[:2]]
+    if not values:
+        raise DataError("--spacing auto: no cases to take the median in-plane spacing of")
+    return round(float(np.median(values)), 4)
+
+
+def network_slices(volume_hu: np.ndarray, spacing: Sequence[float], window: Sequence[float], target: float | None,
+                   patch_size: int) -> np.ndarray:
+    """A canonical HU volume ``[X, Y, Z]`` as the network's input: axial slices ``[Z, X', Y']``, float32 in [0, 1],
+    on :func:`network_grid` (bilinear, antialiased when shrinking). Training and prediction both call this."""
+    grid = network_grid(volume_hu.shape, spacing, target, patch_size)
+    slices = resize_to(np.moveaxis(window_and_scale(volume_hu, window), 2, 0), grid, order=1)
+    np.clip(slices, 0.0, 1.0, out=slices)  # bilinear + antialias can overshoot by rounding
+    return np.ascontiguousarray(slices, dtype=np.float32)
+
+
+def network_labels(label: np.ndarray, spacing: Sequence[float], target: float | None,
+                   patch_size: int) -> np.ndarray:
+    """A label volume ``[X, Y, Z]`` as slices ``[Z, X', Y']`` on the same grid (nearest neighbour: no new classes)."""
+    grid = network_grid(label.shape, spacing, target, patch_size)
+    return np.ascontiguousarray(resize_to(np.moveaxis(label, 2, 0), grid, order=0))

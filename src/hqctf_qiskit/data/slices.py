@@ -1,91 +1,131 @@
-"""2D axial-slice dataset cached in memory, and a seeded foreground-balanced sampler.
+"""2D axial-slice dataset cached in memory, its training crops, and a seeded foreground-balanced sampler.
 
-Kidneys appear in a minority of abdominal slices; drawing slices uniformly spends most steps on empty
-background. The sampler fixes the share of foreground slices per epoch instead.
+Each case is resampled once, in-plane, to the run's spacing (``--spacing``; x and y then hold the same mm per
+pixel, whatever the scanner's aspect), so the slices of one case share a size and different cases keep their own.
+Training items are ``patch_size`` squared crops of those slices, foreground-biased like nnU-Net's (see
+:mod:`.patches`). Kidneys appear in a minority of abdominal slices; drawing slices uniformly spends most steps on
+empty background, so the sampler fixes the share of foreground slices per epoch instead.
+
+Items are keyed by ``(slice_index, item_seed)``: the crop (and the augmentation hook, ``augment``) draw from the
+item seed alone, so an epoch's items depend on (run seed, epoch, position in the epoch) only and an exactly resumed
+run sees the same crops, in any DataLoader worker.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, WeightedRandomSampler
 
-from .errors import DataError
 from .cases import CaseVolume
-from .preprocessing import DEFAULT_WINDOW, resize_to, window_and_scale
+from .errors import DataError
+from .patches import crop, sample_crop_start
+from .preprocessing import DEFAULT_WINDOW, network_labels, network_slices
 
-__all__ = ["SliceDataset", "make_sampler"]
+__all__ = ["Augment", "SliceDataset", "make_sampler", "with_item_seeds"]
 
 logger = logging.getLogger(__name__)
 
+# (image float32 [1, P, P] in [0, 1], label uint8 [P, P], item seed) -> (image, label) as arrays or tensors
+Augment = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor]]
+_CROP_STREAM = 1  # the crop's random stream within an item seed (augmentation draws from its own)
+
 
 class SliceDataset(Dataset):
-    """Every axial slice of every case, windowed, scaled to [0, 1] and resized to ``image_size`` squared.
+    """Every axial slice of every case, windowed, scaled to [0, 1] and resampled to ``spacing`` mm per pixel.
 
-    All slices are prepared once in the constructor (a whole case is resized in one call), so an epoch never
-    re-reads NIfTI files or repeats preprocessing. Memory: ``4 * image_size**2`` bytes per slice for images.
-    Items are ``(image FloatTensor[1, S, S], label LongTensor[S, S])``.
+    ``spacing`` None: the legacy way (runs from before ``--spacing``): every slice squeezed to ``patch_size``
+    squared, whatever its millimetres. Cases are prepared once in the constructor, so an epoch never re-reads files.
+    Memory: 5 bytes per resampled pixel (image and label); a 512 squared case at 0.8 mm stays about 512 squared.
+
+    ``dataset[(slice_index, item_seed)]`` is a training item ``(image FloatTensor[1, P, P], label LongTensor[P, P])``
+    with ``P = patch_size``: a crop drawn from ``item_seed``, then ``augment(image, label, item_seed)`` when set.
+    A plain ``dataset[slice_index]`` uses the slice index as the item seed. :meth:`case_slices` gives whole slices.
     ``foreground_fraction`` and ``seed`` are kept for :meth:`sampler`.
     """
 
     def __init__(
         self,
         cases: list[CaseVolume],
-        image_size: int = 128,
+        patch_size: int = 128,
         window: Sequence[float] = DEFAULT_WINDOW,
         foreground_fraction: float | None = None,
         seed: int = 0,
+        spacing: float | None = None,
     ) -> None:
-        if image_size < 1:
-            raise DataError(f"--image-size: must be positive, got {image_size}")
+        if patch_size < 1:
+            raise DataError(f"--patch-size: must be positive, got {patch_size}")
+        if spacing is not None and not spacing > 0:
+            raise DataError(f"--spacing: must be a spacing in mm > 0, got {spacing}")
         if not cases:
             raise DataError("SliceDataset: no cases given")
-        self.image_size = int(image_size)
+        self.patch_size = int(patch_size)
+        self.spacing = None if spacing is None else float(spacing)
         self.window = tuple(float(w) for w in window)  # validated by window_and_scale
         self.foreground_fraction = foreground_fraction
         self.seed = int(seed)
+        self.augment: Augment | None = None
 
-        images, labels, index = [], [], []
+        self.case_ids: list[str] = []
+        self._images: list[np.ndarray] = []  # per case [Z, X', Y'] float32
+        self._labels: list[np.ndarray] = []  # per case [Z, X', Y'] uint8
+        index: list[tuple[str, int]] = []
         for case in cases:
             if case.label is None:
                 raise DataError(f"{case.image_path}: case {case.case_id} has no label; training slices need one")
-            image, label = self._prepare(case)
-            images.append(image)
-            labels.append(label)
-            index.extend((case.case_id, z) for z in range(image.shape[0]))
-        self._images = torch.from_numpy(np.concatenate(images)).unsqueeze(1)  # [N, 1, S, S] float32
-        self._labels = torch.from_numpy(np.concatenate(labels))  # [N, S, S] uint8
+            self.case_ids.append(case.case_id)
+            self._images.append(network_slices(case.image, case.spacing, self.window, self.spacing, self.patch_size))
+            self._labels.append(network_labels(case.label, case.spacing, self.spacing, self.patch_size))
+            index.extend((case.case_id, z) for z in range(case.num_slices))
         self.slice_index: list[tuple[str, int]] = index
-        self.has_foreground: np.ndarray = self._labels.flatten(1).amax(dim=1).numpy() > 0
-        logger.info(
-            "slice dataset: %d cases, %d slices at %dx%d, %d with foreground",
-            len(cases), len(index), self.image_size, self.image_size, int(self.has_foreground.sum()),
-        )
-
-    def _prepare(self, case: CaseVolume) -> tuple[np.ndarray, np.ndarray]:
-        """One case as [Z, S, S] image and label stacks (axial slices are ``volume[:, :, z]``)."""
-        size = (self.image_size, self.image_size)
-        scaled = window_and_scale(case.image, self.window)
-        image = resize_to(np.moveaxis(scaled, 2, 0), size, order=1)
-        np.clip(image, 0.0, 1.0, out=image)  # bilinear + antialias can overshoot by rounding
-        assert case.label is not None
-        label = resize_to(np.moveaxis(case.label, 2, 0), size, order=0).astype(np.uint8, copy=False)
-        return np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(label)
+        # slice i lives in case _case_of[i] at z _z_of[i]
+        self._case_of = np.repeat(np.arange(len(cases)), [image.shape[0] for image in self._images])
+        self._z_of = np.concatenate([np.arange(image.shape[0]) for image in self._images])
+        self.has_foreground: np.ndarray = np.concatenate(
+            [label.reshape(label.shape[0], -1).max(axis=1) > 0 for label in self._labels])
+        sizes = sorted({image.shape[1:] for image in self._images})
+        megabytes = sum(image.nbytes + label.nbytes for image, label in zip(self._images, self._labels)) / 2**20
+        logger.info("slice dataset: %d cases, %d slices (%d with foreground) at %s, in-plane sizes %s..%s, %.0f MB; "
+                    "crops %dx%d", len(cases), len(index), int(self.has_foreground.sum()),
+                    "the legacy squeeze" if self.spacing is None else f"{self.spacing:g} mm",
+                    "x".join(map(str, sizes[0])), "x".join(map(str, sizes[-1])), megabytes,
+                    self.patch_size, self.patch_size)
 
     def __len__(self) -> int:
         return len(self.slice_index)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._images[index], self._labels[index].long()
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index, item_seed = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (int(key), int(key))
+        case, z = int(self._case_of[index]), int(self._z_of[index])
+        label_slice = self._labels[case][z]
+        rng = np.random.default_rng([item_seed, _CROP_STREAM])
+        start = sample_crop_start(label_slice, self.patch_size, rng)
+        image = crop(self._images[case][z][None], start, self.patch_size, fill=0.0)  # 0 = the window's low end
+        label = crop(label_slice, start, self.patch_size, fill=0)
+        if self.augment is not None:
+            image, label = self.augment(image, label, item_seed)
+        return torch.as_tensor(image, dtype=torch.float32), torch.as_tensor(label).long()
+
+    def case_slices(self) -> Iterator[tuple[str, torch.Tensor, torch.Tensor]]:
+        """Per case: ``(case_id, images FloatTensor[Z, 1, X', Y'], labels LongTensor[Z, X', Y'])``, whole resampled
+        slices (validation runs the network on them as prediction does, not on random crops)."""
+        for case_id, images, labels in zip(self.case_ids, self._images, self._labels):
+            yield case_id, torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels).long()
 
     def sampler(self, num_samples: int | None = None) -> Sampler | None:
         """The foreground-balanced sampler for this dataset's settings, or None to draw uniformly."""
         if self.foreground_fraction is None:
             return None
         return make_sampler(self, self.foreground_fraction, num_samples, self.seed)
+
+
+def with_item_seeds(indices: Sequence[int], seed: int) -> list[tuple[int, int]]:
+    """The keys of an epoch: each drawn slice index paired with its own item seed, from ``seed`` and its position."""
+    seeds = np.random.default_rng([int(seed), 0x5EED]).integers(0, 2**63 - 1, size=len(indices), dtype=np.int64)
+    return [(int(index), int(item_seed)) for index, item_seed in zip(indices, seeds)]
 
 
 def make_sampler(

@@ -28,6 +28,11 @@ ROWS_PER_CHANNEL: dict[str, Callable[[int, int], int]] = {
 
 GRADIENTS = tuple(ROWS_PER_CHANNEL)
 
+JOBS_PER_FORWARD = 1
+"""Sampler jobs one layer's engine submits for a forward pass (all its parameter sets in one PUB): the trial's."""
+JOBS_PER_STEP = 2
+"""Sampler jobs one layer's engine submits per training step: one for the forward pass, one for the backward."""
+
 
 def check_gradient(gradient: str) -> str:
     """``gradient`` if it names a gradient method, else a one-line error naming ``--gradient``."""

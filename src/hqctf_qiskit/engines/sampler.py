@@ -1,9 +1,9 @@
 """A probability engine on any Qiskit ``BaseSamplerV2`` (Aer, IBM Runtime, fake devices), with batched gradients.
 
 One engine per circuit shape (QPG layer): the circuit is transpiled ONCE for the backend (ISA, on a line of
-physical qubits so a linear ansatz needs no SWAPs) and every forward and backward pass is ONE sampler call whose
-single PUB carries all parameter sets (B channels forward; B·2P shifted sets for parameter-shift; 2·B·samples
-for SPSA). With packing, k channels share one wide circuit and its shots.
+physical qubits so a linear ansatz needs no SWAPs: the line most likely to succeed, ``circuits.transpile``) and
+every forward and backward pass is ONE sampler call whose single PUB carries all parameter sets (B channels
+forward; B·2P shifted sets for parameter-shift; 2·B·samples for SPSA). With packing, k channels share one wide circuit and its shots.
 
 Forward (shots, unpacked) goes through qiskit-machine-learning's ``SamplerQNN`` with the channels' parameters as
 its input batch, as ``TorchConnector`` would call it. Bit mapping on transpiled circuits — the bug class of
@@ -33,6 +33,7 @@ the logical ones, all parameter sets in one Aer run: Aer's SamplerV2 always samp
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections import Counter
@@ -47,7 +48,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from ..errors import ConfigError
 from ..circuits.packing import PackedCircuit, bitarray_probabilities, marginal_probabilities, max_slots, pack_circuit
-from ..circuits.transpile import coupling_edges, find_line_layouts, transpile_isa
+from ..circuits.transpile import LineUsage, circuit_usage, coupling_edges, find_line_layouts, transpile_isa
 from .base import ShotsRequiredError, UnsupportedCircuitError
 from .cost import check_gradient, check_shots, step_cost
 from .gradients import SamplerFunction, param_shift_jacobian, spsa_vjp
@@ -133,6 +134,45 @@ def requested_slots(pack: bool | int | None) -> int | None:
     return max(1, int(pack))
 
 
+def layer_usage(logical: QuantumCircuit, backend: Any, optimization_level: int = 1, seed: int = 0) -> LineUsage | None:
+    """What the layer's measured circuit does per qubit-line position: its lines are chosen by its own success
+    probability (``circuit_usage``); None without a backend."""
+    if backend is None:
+        return None
+    measured = logical.copy()
+    measured.measure_all()
+    return circuit_usage(measured, backend, optimization_level, seed)
+
+
+def layer_lines(backend: Any, num_qubits: int, count: int, usage: LineUsage | None) -> list[list[int]]:
+    """The ``count`` best qubit lines for a layer doing ``usage``; [] without a device (the transpiler places it)."""
+    if backend is None or coupling_edges(backend) is None:
+        return []
+    return find_line_layouts(backend, num_qubits, count=count, usage=usage)
+
+
+def packing_slots(backend: Any, num_qubits: int, wanted: int | None, max_width: int | None,
+                  usage: LineUsage | None) -> int:
+    """Channels per circuit: ``wanted`` (None: as many as fit), capped by the device's lines and ``max_width``."""
+    if wanted == 1:
+        return 1
+    available = max_slots(backend, num_qubits, usage) if backend is not None else 1
+    if max_width is not None:
+        available = min(available, max(1, max_width // num_qubits))
+    if wanted is not None and wanted > available:
+        log.warning("packing %d channels per circuit requested, %d fit: using %d", wanted, available, available)
+    return available if wanted is None else min(wanted, available)
+
+
+def placed_lines(logical: QuantumCircuit, backend: Any, pack: bool | int | None = False, max_width: int | None = None,
+                 optimization_level: int = 1, seed: int = 0) -> list[list[int]]:
+    """The qubit lines the sampler engine runs ``logical`` on: one unpacked, one per channel slot packed (the
+    noisy torch engine places its channels here too, so both paths use the same physical qubits)."""
+    usage = layer_usage(logical, backend, optimization_level, seed)
+    slots = packing_slots(backend, logical.num_qubits, requested_slots(pack), max_width, usage)
+    return layer_lines(backend, logical.num_qubits, slots, usage)
+
+
 def _identity(outcome: int) -> int:
     return outcome
 
@@ -162,7 +202,9 @@ class SamplerEngine:
     seeded multinomial per parameter set — the distribution Aer's sampler draws from when all measurements are
     terminal, without its per-shot cost (Aer samples ~3.5 ms per 4096-shot experiment, and SamplerV2 turns every
     shot into a string: 2.3 s against 0.1 s for the 576 parameter sets of a B=16, n=6 parameter-shift pass). The
-    forward still runs on the sampler through SamplerQNN.
+    forward still runs on the sampler through SamplerQNN. ``mitigation``: a session's ``ReadoutMitigation``
+    (``engines.mitigation``): the measured qubits are calibrated through this engine's sampler when it is built
+    (counted in its circuits), and every sampled row — forward and gradient — is mitigated.
     """
 
     def __init__(
@@ -181,6 +223,7 @@ class SamplerEngine:
         reseed: Callable[[int], None] | None = None,
         on_close: Callable[[], None] | None = None,
         fast_sampling: bool = False,
+        mitigation: Any = None,
     ) -> None:
         check_gradient(gradient)
         check_shots(shots)
@@ -188,6 +231,8 @@ class SamplerEngine:
             raise ConfigError(f"SPSA needs epsilon > 0 and samples >= 1, got {spsa_epsilon}, {spsa_samples}")
         if shots is not None and sampler is None:
             raise ValueError("SamplerEngine with --shots needs a sampler")
+        if mitigation is not None and (shots is None or backend is None):
+            raise ValueError("readout mitigation needs shots and the backend's device")
         self.circuit = circuit
         self.logical = circuit.remove_final_measurements(inplace=False) if circuit.num_clbits else circuit
         self.num_qubits = self.logical.num_qubits
@@ -199,6 +244,7 @@ class SamplerEngine:
         self._shots_rng = np.random.default_rng([seed, 1])  # fast sampling
         self.on_close = on_close
         self.closed = False
+        self.mitigation = mitigation
         self._aer_runs = self._aer_circuits = self._aer_shots = 0
         self.circuits_per_forward = self.circuits_per_backward = 0
 
@@ -209,6 +255,8 @@ class SamplerEngine:
         self.fast_sampling = fast_sampling and shots is not None and self.slots == 1
         self._simulator = exact_simulator(backend) if shots is None or self.fast_sampling else None
         self._compile()
+        if self.mitigation is not None:
+            self.mitigation.calibrate([q for qubits in self.slot_qubits for q in qubits], self.sampler)
         log.debug("%r", self)
 
     # -- construction helpers ------------------------------------------------------------------------------------
@@ -232,24 +280,22 @@ class SamplerEngine:
             layout = [qubit for line in self._lines(self.slots) for qubit in line]
             self.packed_isa = self._transpile(self.packed.circuit, layout or None)
             self._check_parameters(self.packed_isa, self.packed.circuit)
-        elif self.shots is not None:
+            self.slot_qubits = [measured_qubits(self.packed_isa, name) for name in self.packed.register_names]
+        else:
+            self.slot_qubits = [self.measured_qubits]
+        if self.packed is None and self.shots is not None:
             self.qnn = self._sampler_qnn()
 
     def _lines(self, count: int) -> list[list[int]]:
-        if self.backend is None or coupling_edges(self.backend) is None:
-            return []
-        return find_line_layouts(self.backend, self.num_qubits, count=count)
+        return layer_lines(self.backend, self.num_qubits, count, self.line_usage)
+
+    @functools.cached_property
+    def line_usage(self) -> LineUsage | None:
+        """What the measured circuit does per qubit-line position: lines are chosen by its success probability."""
+        return layer_usage(self.logical, self.backend, self.optimization_level, self.seed)
 
     def _slots(self, wanted: int | None, max_width: int | None) -> int:
-        """Channels per circuit: ``wanted`` (None: as many as fit), capped by the device's lines and ``max_width``."""
-        if wanted == 1:
-            return 1
-        available = max_slots(self.backend, self.num_qubits) if self.backend is not None else 1
-        if max_width is not None:
-            available = min(available, max(1, max_width // self.num_qubits))
-        if wanted is not None and wanted > available:
-            log.warning("packing %d channels per circuit requested, %d fit: using %d", wanted, available, available)
-        return available if wanted is None else min(wanted, available)
+        return packing_slots(self.backend, self.num_qubits, wanted, max_width, self.line_usage)
 
     def _transpile(self, circuit: QuantumCircuit, layout: list[int] | None) -> QuantumCircuit:
         if self.backend is None:
@@ -295,18 +341,28 @@ class SamplerEngine:
         if self.sampler is None:
             return self._run_exact(values)
         if self.fast_sampling:
-            return self._sample_exact(values)
+            return self._mitigated(self._sample_exact(values), self.measured_qubits)
         if self.packed is not None:
             rows = self.packed.parameter_values(values)
             result = self.sampler.run([(self.packed_isa, rows)]).result()[0]
-            return self.packed.unpack(marginal_probabilities(result, self.slots), len(values))
+            slots = marginal_probabilities(result, self.slots)
+            slots = np.stack([self._mitigated(slots[:, k], qubits) for k, qubits in enumerate(self.slot_qubits)], 1)
+            return self.packed.unpack(slots, len(values))
         result = self.sampler.run([(self.isa, values)]).result()[0]
-        return bitarray_probabilities(result.data.meas)
+        return self._mitigated(bitarray_probabilities(result.data.meas), self.measured_qubits)
+
+    def _mitigated(self, probs: np.ndarray, qubits: list[int]) -> np.ndarray:
+        """Sampled rows ``[M, 2**n]`` measured on ``qubits``, readout-mitigated when the engine mitigates."""
+        return probs if self.mitigation is None else self.mitigation.apply(probs, qubits, self.shots)
 
     def forward_values(self, values: np.ndarray) -> np.ndarray:
         """Forward probabilities ``[B, 2**n]``: through SamplerQNN when unpacked with shots, else ``evaluate``."""
         before = self.circuits_total
-        probs = self.qnn.forward(values, None) if self.qnn is not None else self.evaluate(values)
+        if self.qnn is None:
+            probs = self.evaluate(values)
+        else:
+            sampled = np.asarray(self.qnn.forward(values, None), dtype=np.float64)
+            probs = self._mitigated(sampled.reshape(len(values), -1), self.measured_qubits)
         self.circuits_per_forward = self.circuits_total - before
         return np.asarray(probs, dtype=np.float64).reshape(len(values), 2**self.num_qubits)
 
@@ -365,4 +421,4 @@ class SamplerEngine:
         backend = getattr(self.backend, "name", None) or (type(self.backend).__name__ if self.backend else None)
         mode = "exact" if self.shots is None else f"shots={self.shots}"
         return (f"SamplerEngine(n={self.num_qubits}, P={self.num_parameters}, backend={backend}, {mode}, "
-                f"gradient={self.gradient}, slots={self.slots})")
+                f"gradient={self.gradient}, slots={self.slots}, mitigation={self.mitigation})")

@@ -10,7 +10,7 @@ import torch
 
 from ..errors import ConfigError
 from ..data import CaseVolume, DataError
-from ..inference.model import export_metadata, predict_volume
+from ..inference.model import export_metadata, model_preprocessing, predict_volume
 from ..io import atomic_write_json, write_csv
 from ..training.datasetup import discover, load_cases, resolve_splits
 from ..training.modeling import resolve_device
@@ -57,7 +57,7 @@ def evaluate_model(
     rows = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for index, case in enumerate(cases):
-        pred = predict_volume(model, case.image, window=tuple(meta["window"]), image_size=meta["image_size"],
+        pred = predict_volume(model, case.image, voxel_spacing=case.spacing, **model_preprocessing(meta),
                               device=device)
         metrics = case_metrics(pred, case.label, class_names, absent=case.absent_classes)
         metrics.update(case_surface_metrics(pred, case.label, class_names, case.spacing, nsd_tolerance_mm,
@@ -85,19 +85,28 @@ def evaluate_run(
     run_dir: Path, data: str | None = None, split: str = "val", checkpoint: str = "best",
     out_dir: Path | None = None, device: str = "auto", weights_from: str | None = None, shots: int | None = None,
     pack: bool = False, seed: int = 0, overwrite: bool = False, nsd_tolerance_mm: float = DEFAULT_NSD_TOLERANCE_MM,
+    mitigation: str = "none", twirling: bool = False, dd: str | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a run; with ``weights_from`` also the model whose QPG weights come from that sampler backend.
+    """Evaluate a run; with ``weights_from`` also the model whose QPG weights come from that sampler backend
+    (``mitigation``, ``twirling``, ``dd``: how it samples, see ``hardware.trial``).
 
-    Results go to their own folder (default ``RUN/eval/<split>-<checkpoint>[-<backend>-<shots>shots]``), which
-    appears only when complete; a folder that already holds results is replaced only with ``overwrite``. The
-    summary's ``checkpoint_used`` says which checkpoint file was loaded (``best`` falls back to final, then latest).
+    Results go to their own folder (default
+    ``RUN/eval/<split>-<checkpoint>[-<backend>-<shots>shots[-<mitigation>]]``), which appears only when complete; a
+    folder that already holds results is replaced only with ``overwrite``. The summary's ``checkpoint_used`` says
+    which checkpoint file was loaded (``best`` falls back to final, then latest).
     """
     run_dir = Path(run_dir)
     check_checkpoint_name(checkpoint)
     check_nsd_tolerance(nsd_tolerance_mm)
     if split not in SPLITS:
         raise ConfigError(f"--split: unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    out_dir = Path(out_dir) if out_dir else evaluation_dir(run_dir, split, checkpoint, weights_from, shots)
+    if weights_from is not None:  # a bad backend option fails now, not after the cases are loaded
+        from ..backends.spec import BackendSpec
+
+        BackendSpec(weights_from, shots=shots, pack=pack, seed=seed, mitigation=mitigation, twirling=twirling, dd=dd)
+    if out_dir is None:
+        out_dir = evaluation_dir(run_dir, split, checkpoint, weights_from, shots, mitigation)
+    out_dir = Path(out_dir)
     check_free(out_dir, overwrite, REFUSAL)  # before minutes of work, not after
     qpg_model, config, used = load_run_checkpoint(run_dir, checkpoint=checkpoint)
     from ..weightgen.export import export_plain
@@ -121,15 +130,18 @@ def evaluate_run(
 
     from ..hardware.trial import sampled_weights
 
-    weights, layer_stats = sampled_weights(qpg_model, weights_from, shots, seed=seed, pack=pack)
+    weights, layer_stats = sampled_weights(qpg_model, weights_from, shots, seed=seed, pack=pack,
+                                           mitigation=mitigation, twirling=twirling, dd=dd)
     tag = f"{weights_from}" + (f"_{shots}shots" if shots else "_exact")
+    tag += f"_{mitigation}" if mitigation != "none" else ""
     with staged_folder(out_dir, overwrite, REFUSAL) as staging:
         exact = evaluate_model(export_plain(qpg_model).to(dev).eval(), volumes, meta, dev, staging / "exact",
                                extra=base, nsd_tolerance_mm=nsd_tolerance_mm)
         sampled = evaluate_model(export_plain(qpg_model, weights).to(dev).eval(), volumes, meta, dev,
                                  staging / tag, overlays=0, extra=base, nsd_tolerance_mm=nsd_tolerance_mm)
         summary = {**base, "cases": exact["cases"], "mean": exact["mean"], "sd": exact["sd"],
-                   "weights_from": weights_from, "shots": shots, "sampled_mean": sampled["mean"],
+                   "weights_from": weights_from, "shots": shots, "mitigation": mitigation, "twirling": twirling,
+                   "dd": dd, "sampled_mean": sampled["mean"],
                    "sampled_sd": sampled["sd"], "layers": layer_stats,
                    "nsd_tolerance_mm": exact["nsd_tolerance_mm"],
                    "metrics_implementation": exact["metrics_implementation"], "nan_policy": exact["nan_policy"]}

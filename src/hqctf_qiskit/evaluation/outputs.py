@@ -23,18 +23,21 @@ from ..io import TEMP_MARK, fsync_dir
 EVAL_DIR = "eval"
 
 
-def evaluation_name(split: str, checkpoint: str, weights_from: str | None = None, shots: int | None = None) -> str:
-    """``val-best``; with a hardware trial ``test-best-fake_brisbane-4096shots`` (``-exact`` without shots)."""
+def evaluation_name(split: str, checkpoint: str, weights_from: str | None = None, shots: int | None = None,
+                    mitigation: str = "none") -> str:
+    """``val-best``; with a hardware trial ``test-best-fake_brisbane-4096shots`` (``-exact`` without shots), and
+    ``-m3`` / ``-readout`` with readout mitigation."""
     name = f"{split}-{checkpoint}"
     if weights_from:
         name += f"-{weights_from}-" + (f"{shots}shots" if shots else "exact")
+        name += f"-{mitigation}" if mitigation != "none" else ""
     return name
 
 
 def evaluation_dir(run_dir: Path, split: str, checkpoint: str, weights_from: str | None = None,
-                   shots: int | None = None) -> Path:
+                   shots: int | None = None, mitigation: str = "none") -> Path:
     """The default results folder of one evaluation of a run: ``RUN/eval/<evaluation_name>``."""
-    return Path(run_dir) / EVAL_DIR / evaluation_name(split, checkpoint, weights_from, shots)
+    return Path(run_dir) / EVAL_DIR / evaluation_name(split, checkpoint, weights_from, shots, mitigation)
 
 
 def _holds_something(folder: Path) -> bool:

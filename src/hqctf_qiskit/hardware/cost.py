@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends.registry import target_backend
 from ..config.schema import TrainConfig
+from ..engines.cost import JOBS_PER_STEP
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -62,17 +63,26 @@ def circuit_report_for(config: TrainConfig, session: BackendSession | None = Non
 
 
 def run_cost(config: TrainConfig, steps: int, session: BackendSession | None = None) -> dict[str, Any]:
-    """Circuits, shots and sampler jobs per training step and for ``steps`` steps (one job per layer and pass)."""
+    """Circuits, shots, sampler jobs and estimated QPU seconds (``qpu_time``; None without a device duration) per
+    training step and for ``steps`` steps (one job per layer and pass)."""
     totals = circuit_report_for(config, session).totals()
     kind = "packed" if config.backend.pack else "unpacked"
     circuits = totals["circuits_per_step"][kind]["total"]
     shots = totals["shots_per_step"][kind] or 0
-    jobs = 2 * totals["layers"]  # forward and backward: one sampler call (one PUB) per QPG layer each
+    jobs = JOBS_PER_STEP * totals["layers"]  # forward and backward: one sampler call (one PUB) per QPG layer each
+    qpu = totals["qpu_seconds"][kind]
+    seconds = None if qpu is None else qpu["per_step"]
     return {
         "steps": steps, "layers": totals["layers"], "packing": config.backend.pack,
-        "per_step": {"circuits": circuits, "shots": shots, "jobs": jobs},
-        "run": {"circuits": circuits * steps, "shots": shots * steps, "jobs": jobs * steps},
+        "per_step": {"circuits": circuits, "shots": shots, "jobs": jobs, "qpu_seconds": seconds},
+        "run": {"circuits": circuits * steps, "shots": shots * steps, "jobs": jobs * steps,
+                "qpu_seconds": None if seconds is None else seconds * steps},
     }
+
+
+def format_seconds(seconds: float | None) -> str:
+    """QPU seconds for a log line or message: whole seconds with separators, ``n/a`` without an estimate."""
+    return "n/a" if seconds is None else f"{seconds:,.0f}"
 
 
 def needs_confirmation(cost: dict[str, Any]) -> bool:

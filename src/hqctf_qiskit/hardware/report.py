@@ -3,7 +3,8 @@
 A QPG layer trains one circuit per output channel. Before spending device time a user needs, per layer, the circuit
 size (qubits, parameters, depth, two-qubit gates), what the device makes of it (ISA depth, its native two-qubit gate,
 SWAPs from routing), how many circuits and shots one training step needs (with and without packing several channels
-onto one wide circuit) and whether the shots can estimate the probabilities the mapping consumes at all.
+onto one wide circuit), the QPU seconds that costs (an estimate, ``qpu_time``) and whether the shots can estimate
+the probabilities the mapping consumes at all.
 
 This module knows nothing about models: it takes layer shapes (name, kind, channels, fan_in, qubits — the fields of
 ``qpg.QPGLayerInfo``) and an ``AnsatzSpec`` template. The target is a device object (``backends.target_backend``
@@ -27,10 +28,12 @@ from ..backends.spec import check_optimization_level
 from ..circuits.ansatz import AnsatzSpec, build_ansatz
 from ..circuits.packing import max_slots
 from ..circuits.stats import LogicalStats, TranspiledStats, is_two_qubit_gate
-from ..circuits.transpile import find_line_layouts, swap_count, transpile_isa
-from ..engines.cost import StepCost, check_gradient, check_shots, step_cost
+from ..circuits.transpile import (LineUsage, circuit_usage, find_line_layouts, success_probability, swap_count,
+                                  transpile_isa)
+from ..engines.cost import JOBS_PER_FORWARD, JOBS_PER_STEP, StepCost, check_gradient, check_shots, step_cost
 from ..errors import BackendError
 from ..io import atomic_write_text, save_figure
+from .qpu_time import ShotTiming, shot_timing
 from .report_table import format_report
 
 log = logging.getLogger(__name__)
@@ -93,15 +96,6 @@ def sampled_circuit(spec: AnsatzSpec) -> QuantumCircuit:
     return circuit
 
 
-def line_layout(backend: Any, num_qubits: int) -> list[int] | None:
-    """A line of physical qubits, so a linear CX chain needs no SWAP; ``None`` lets the transpiler choose."""
-    lines = find_line_layouts(backend, num_qubits, count=1)
-    if not lines:
-        log.debug("no line of %d qubits on %s: the transpiler chooses the layout", num_qubits, backend.name)
-        return None
-    return list(lines[0])
-
-
 def check_fits(backend: Any, layers: Sequence[LayerLike], mapping: str, chunk: int | None = None) -> None:
     """Fail with the fix before the transpiler fails with a bare width error: fewer qubits per channel (the chunked
     mapping; when already chunked, a larger ``--chunk``) or a wider device."""
@@ -136,6 +130,9 @@ class CircuitEntry:
     """One distinct circuit shared by every layer with the same qubit count.
 
     ``slots``: how many copies fit side by side on the target's disjoint qubit lines (1 without a target).
+    ``timing``: the QPU-time estimate's constants for the ISA circuit (``hardware.qpu_time``; None without one).
+    ``lines``: the qubit lines its circuits run on (one; with packing, one per slot), chosen by their estimated
+    ``success_probability`` (``circuits.transpile``: the product of (1 - error) over the ISA circuit's operations).
     """
 
     name: str
@@ -145,10 +142,15 @@ class CircuitEntry:
     transpiled: TranspiledStats | None
     slots: int
     circuit: QuantumCircuit = field(repr=False, compare=False)  # the ISA circuit, or the sampled logical one
+    timing: ShotTiming | None = None
+    lines: list[list[int]] = field(default_factory=list)
+    success_probability: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "qubits": self.qubits, "params": self.params, "logical": asdict(self.logical),
-                "transpiled": asdict(self.transpiled) if self.transpiled else None, "slots": self.slots}
+                "transpiled": asdict(self.transpiled) if self.transpiled else None, "slots": self.slots,
+                "qpu_timing": self.timing.to_dict() if self.timing else None, "lines": self.lines,
+                "success_probability": self.success_probability}
 
 
 def build_circuit_entry(spec: AnsatzSpec, backend: Any | None, settings: ReportSettings) -> CircuitEntry:
@@ -156,17 +158,24 @@ def build_circuit_entry(spec: AnsatzSpec, backend: Any | None, settings: ReportS
     n = spec._require_qubits()
     logical = build_ansatz(spec)
     sampled = sampled_circuit(spec)
-    transpiled, circuit, slots = None, sampled, 1
+    transpiled, circuit, slots, timing, lines, success = None, sampled, 1, None, [], []
     if backend is not None:
-        layout = line_layout(backend, n)
+        usage = circuit_usage(sampled, backend, settings.optimization_level, settings.seed_transpiler)
+        slots = max(1, max_slots(backend, n, usage))  # capacity; settings.pack says whether training uses it
+        lines = find_line_layouts(backend, n, count=slots if settings.pack else 1, usage=usage)
+        layout = lines[0] if lines else None  # None: no line of n qubits, the transpiler chooses (and routes)
         circuit = transpile_isa(sampled, backend, optimization_level=settings.optimization_level,
                                 initial_layout=layout, seed_transpiler=settings.seed_transpiler)
         transpiled = TranspiledStats.of(circuit, swap_count(circuit), layout)
-        slots = max(1, max_slots(backend, n))  # capacity; settings.pack says whether training uses it
+        if layout is not None:  # the ISA circuit's own operations on each line (mapomatic's score)
+            placed = LineUsage.of(circuit, layout)
+            success = [success_probability(backend, line, placed) for line in lines]
+        timing = shot_timing(circuit, backend)
         log.debug("%s on %s: depth %d, %d two-qubit gates, %d swaps", logical.name, backend.name,
                   transpiled.depth, transpiled.two_qubit, transpiled.swaps)
     return CircuitEntry(name=logical.name, qubits=n, params=logical.num_parameters, logical=LogicalStats.of(logical),
-                        transpiled=transpiled, slots=slots, circuit=circuit)
+                        transpiled=transpiled, slots=slots, circuit=circuit, timing=timing, lines=lines,
+                        success_probability=success)
 
 
 # -- shot noise ---------------------------------------------------------------------------------------------------
@@ -210,6 +219,9 @@ class LayerReport:
     shots: int | None
     relative_error: float | None
     warning: str | None
+    timing: ShotTiming | None = None
+    lines: list[list[int]] = field(default_factory=list)
+    success_probability: list[float] = field(default_factory=list)
 
     @property
     def planned(self) -> StepCost:
@@ -219,14 +231,24 @@ class LayerReport:
     def shots_per_step(self, cost: StepCost) -> int | None:
         return None if self.shots is None else cost.total * self.shots
 
+    def qpu_seconds(self, cost: StepCost) -> dict[str, float] | None:
+        """Estimated QPU seconds of the hardware trial (one forward pass) and of one training step at ``cost``;
+        ``None`` without shots or a device duration (``hardware.qpu_time``)."""
+        if self.timing is None or self.shots is None:
+            return None
+        return {"trial": self.timing.seconds(cost.forward, self.shots, JOBS_PER_FORWARD),
+                "per_step": self.timing.seconds(cost.total, self.shots, JOBS_PER_STEP)}
+
     def to_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in ("name", "kind", "channels", "fan_in", "qubits", "params_per_channel",
-                                              "circuit", "slots", "shots", "relative_error", "warning")}
+                                              "circuit", "slots", "shots", "relative_error", "warning", "lines",
+                                              "success_probability")}
         data["logical"] = asdict(self.logical)
         data["transpiled"] = asdict(self.transpiled) if self.transpiled else None
         data["circuits_per_step"] = {"packed": self.packed.to_dict(), "unpacked": self.unpacked.to_dict()}
         data["shots_per_step"] = {"packed": self.shots_per_step(self.packed),
                                   "unpacked": self.shots_per_step(self.unpacked)}
+        data["qpu_seconds"] = {"packed": self.qpu_seconds(self.packed), "unpacked": self.qpu_seconds(self.unpacked)}
         return data
 
 
@@ -239,7 +261,8 @@ def layer_report(layer: LayerLike, entry: CircuitEntry, mapping: str, settings: 
         params_per_channel=params, circuit=entry.name, logical=entry.logical, transpiled=entry.transpiled,
         slots=entry.slots, packed=step_cost(layer.channels, params, settings.gradient, entry.slots),
         unpacked=step_cost(layer.channels, params, settings.gradient, 1), pack=settings.pack, shots=settings.shots,
-        relative_error=error, warning=shot_warning(mapping, layer.qubits, settings.shots),
+        relative_error=error, warning=shot_warning(mapping, layer.qubits, settings.shots), timing=entry.timing,
+        lines=entry.lines, success_probability=entry.success_probability,
     )
 
 
@@ -264,6 +287,12 @@ class CircuitReport:
             return {k: sum(getattr(getattr(layer, attr), k) for layer in self.layers)
                     for k in ("forward", "backward", "total")}
 
+        def qpu_seconds(attr: str) -> dict[str, float] | None:
+            rows = [layer.qpu_seconds(getattr(layer, attr)) for layer in self.layers]
+            if not rows or None in rows:
+                return None
+            return {k: sum(row[k] for row in rows) for k in ("trial", "per_step")}
+
         packed, unpacked = total("packed"), total("unpacked")
         shots = self.settings.shots
         return {
@@ -277,6 +306,7 @@ class CircuitReport:
                                "unpacked": unpacked["total"] * shots if shots else None},
             "max_relative_error": max((layer.relative_error for layer in self.layers if layer.relative_error),
                                       default=None),
+            "qpu_seconds": {"packed": qpu_seconds("packed"), "unpacked": qpu_seconds("unpacked")},
             "warnings": len(self.warnings),
         }
 

@@ -1,12 +1,16 @@
 """The circuit report as a fixed-width table for a terminal: header, one row per layer, totals, circuits, warnings.
 
-Columns: logical always; ISA and packing with a target device; shots and the shot-noise error with ``--shots``.
+Columns: logical always; ISA, packing and the estimated success probability of the chosen qubit line(s) with a
+target device; shots and the shot-noise error with ``--shots``;
+estimated QPU seconds with both (``qpu_time``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .qpu_time import USAGE_DOC
 
 if TYPE_CHECKING:
     from .report import CircuitReport, LayerReport
@@ -52,6 +56,7 @@ def _columns(report: CircuitReport) -> list[Column]:
             Column("isa.depth", 9, lambda row: row.transpiled.depth),
             Column(native, 5, lambda row: row.transpiled.two_qubit),
             Column("swaps", 5, lambda row: row.transpiled.swaps), Column("slots", 5, lambda row: row.slots),
+            Column("success", 7, lambda row: min(row.success_probability, default=None)),
         ]
     columns += [
         Column("fwd", 5, lambda row: row.planned.forward), Column("bwd", 7, lambda row: row.planned.backward),
@@ -65,7 +70,16 @@ def _columns(report: CircuitReport) -> list[Column]:
             Column("shots/step", 13, lambda row: row.shots_per_step(row.planned)),
             Column("rel.err", 7, lambda row: row.relative_error),
         ]
+    if report.settings.shots and report.target is not None:
+        columns += [
+            Column("qpu.s/trial", 11, lambda row: _seconds(row.qpu_seconds(row.planned), "trial")),
+            Column("qpu.s/step", 11, lambda row: _seconds(row.qpu_seconds(row.planned), "per_step")),
+        ]
     return columns
+
+
+def _seconds(estimate: dict[str, float] | None, key: str) -> str | None:
+    return None if estimate is None else f"{estimate[key]:,.1f}"
 
 
 def _header_lines(report: CircuitReport) -> list[str]:
@@ -113,11 +127,31 @@ def _totals_lines(report: CircuitReport) -> list[str]:
         shots = t["shots_per_step"]
         lines.append(f"shots per training step: {shots[chosen]:,}" + _beside(other, shots[other] if other else 0)
                      + f"; max relative error {t['max_relative_error']:.3f}")
+    lines += _qpu_lines(report, t["qpu_seconds"], chosen, other)
     return lines
+
+
+def _qpu_lines(report: CircuitReport, qpu: dict[str, Any], chosen: str, other: str | None) -> list[str]:
+    """The estimated QPU seconds and the constants behind them (``qpu_time``); nothing without an estimate."""
+    timing = next((entry.timing for entry in report.circuits if entry.timing is not None), None)
+    if qpu[chosen] is None or timing is None:
+        return []
+    beside = "" if other is None or qpu[other] is None else (
+        f"; {'without' if other == 'unpacked' else 'with'} packing {qpu[other]['trial']:,.1f} s and "
+        f"{qpu[other]['per_step']:,.1f} s")
+    return [
+        f"estimated QPU time: hardware trial {qpu[chosen]['trial']:,.1f} s, per training step "
+        f"{qpu[chosen]['per_step']:,.1f} s{beside}",
+        f"  an estimate: {timing.job_overhead_s:g} s per sampler job + shots x (rep_delay "
+        f"{timing.rep_delay_s * 1e6:g} us + circuit duration) per circuit,",
+        f"  IBM's usage formula ({USAGE_DOC})",
+    ]
 
 
 def _circuit_lines(report: CircuitReport) -> list[str]:
     lines = ["distinct circuits:"]
+    if report.target is not None:
+        lines[0] += " (estimated success: the product of 1 - error over the ISA circuit's gates and readouts)"
     for entry in report.circuits:
         ops = " ".join(f"{k}:{v}" for k, v in entry.logical.ops.items())
         lines.append(f"  {entry.name}: {entry.qubits} qubits, {entry.params} params, depth {entry.logical.depth} "
@@ -125,9 +159,21 @@ def _circuit_lines(report: CircuitReport) -> list[str]:
         if entry.transpiled is not None:
             tr = entry.transpiled
             gates = " ".join(f"{k}:{v}" for k, v in tr.two_qubit_gates.items()) or "none"
+            duration = f", {entry.timing.circuit_s * 1e6:.2f} us per shot" if entry.timing is not None else ""
             lines.append(f"    ISA: depth {tr.depth}, two-qubit {gates} (depth {tr.two_qubit_depth}), "
-                         f"swaps {tr.swaps}, layout {tr.layout}, {entry.slots} fit side by side")
+                         f"swaps {tr.swaps}, layout {tr.layout}, {entry.slots} fit side by side{duration}")
+            lines += _line_lines(entry.lines, entry.success_probability)
     return lines
+
+
+def _line_lines(qubit_lines: list[list[int]], success: list[float]) -> list[str]:
+    """The qubit line(s) a circuit runs on and their estimated success probability (the table's ``success`` column
+    is the lowest of them)."""
+    if not qubit_lines:
+        return ["    no line of qubits fits: the transpiler chooses the layout"]
+    shown = "; ".join(f"{line} {p:.3f}" for line, p in zip(qubit_lines[:3], success[:3]))
+    more = f"; and {len(qubit_lines) - 3} more (lowest {min(success):.3f})" if len(qubit_lines) > 3 else ""
+    return [f"    qubit line(s) and estimated success: {shown}{more}"]
 
 
 def format_report(report: CircuitReport) -> str:

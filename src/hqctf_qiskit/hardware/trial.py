@@ -3,7 +3,9 @@
 Forward only: each QPG layer's trained circuit parameters are run once on the backend (B channel circuits per
 layer, fewer with packing), the measured probabilities go through the layer's trained mapping, and the resulting
 plain model is evaluated next to the exact-weight model. The trial owns one backend session (one IBM Batch for all
-layers; layers with equal circuits share an engine) and closes it when done.
+layers; layers with equal circuits share an engine) and closes it when done. With ``mitigation`` (``readout``, ``m3``)
+the measured probabilities are readout-mitigated with calibrations taken in that session on the qubits the circuits
+use (``engines.mitigation``); ``twirling`` and ``dd`` go to an ibm_* sampler.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ log = logging.getLogger(__name__)
 @torch.no_grad()
 def sampled_weights(
     model: nn.Module, backend: str, shots: int | None, *, seed: int = 0, pack: bool = False,
-    optimization_level: int = 1,
+    optimization_level: int = 1, mitigation: str = "none", twirling: bool = False, dd: str | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Per QPG layer: weights from probabilities measured on ``backend``, and what it cost and how far it is off."""
     layers = qpg_layers(model)
     if not layers:
         raise ConfigError("--weights-from: this run has no QPG layers (a classical run has nothing to regenerate)")
-    spec = BackendSpec(backend, shots=shots, pack=pack, optimization_level=optimization_level, seed=seed)
+    spec = BackendSpec(backend, shots=shots, pack=pack, optimization_level=optimization_level, seed=seed,
+                       mitigation=mitigation, twirling=twirling, dd=dd)
     weights: dict[str, torch.Tensor] = {}
     stats: list[dict[str, Any]] = []
     with BackendSession(spec) as session:

@@ -1,6 +1,6 @@
 """Ensembles of runs or exports (the folds of a cross-validation): softmax probabilities averaged, then the argmax.
 
-Each member predicts with its own preprocessing (its ``image_size``) on the input's grid and the probabilities are
+Each member predicts with its own preprocessing (its spacing and patch size) on the input's grid and the probabilities are
 averaged there, as nnU-Net averages its folds; members must share the classes (the same channel means the same
 label) and the HU window (the same intensities), otherwise averaging would mix different questions. Like the rest
 of ``inference``, nothing here imports qiskit (a run folder with QPG layers imports it when loaded).
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .model import load_for_inference, predict_probabilities
+from .model import load_for_inference, model_preprocessing, predict_probabilities
 
 __all__ = ["Ensemble", "load_ensemble", "load_models", "parse_ensemble"]
 
@@ -29,15 +29,15 @@ class Ensemble:
 
     members: list[tuple[nn.Module, dict[str, Any]]]
 
-    def predict_probabilities(self, image_hu: np.ndarray, device: torch.device | str = "cpu", **options: Any,
-                              ) -> tuple[np.ndarray, np.ndarray]:
+    def predict_probabilities(self, image_hu: np.ndarray, voxel_spacing: Sequence[float],
+                              device: torch.device | str = "cpu", **options: Any) -> tuple[np.ndarray, np.ndarray]:
         """(labels ``[X, Y, Z]`` uint8, mean softmax ``[X, Y, Z, C]`` float32): the argmax of the averaged
-        probabilities, each member preprocessing the canonical HU volume as it was trained (``options``, e.g.
-        ``tta``, go to each member's :func:`~.model.predict_probabilities`)."""
+        probabilities, each member preprocessing the canonical HU volume (``voxel_spacing``: its mm along X, Y) as
+        it was trained (``options``, e.g. ``tta``, go to each member's :func:`~.model.predict_probabilities`)."""
         total: np.ndarray | None = None
         for model, meta in self.members:
-            _, probabilities = predict_probabilities(model, image_hu, window=tuple(meta["window"]),
-                                                     image_size=meta["image_size"], device=device, **options)
+            _, probabilities = predict_probabilities(model, image_hu, voxel_spacing=voxel_spacing,
+                                                     **model_preprocessing(meta), device=device, **options)
             total = probabilities.astype(np.float64) if total is None else total + probabilities
         assert total is not None, "an ensemble has members"
         mean = (total / len(self.members)).astype(np.float32)

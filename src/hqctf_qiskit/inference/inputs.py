@@ -15,6 +15,8 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from nibabel.affines import voxel_sizes
+from nibabel.orientations import io_orientation
 
 from ..data import case_id_from_path, load_case
 from ..data.dicom import CTVolume, read_ct_series
@@ -42,6 +44,15 @@ class PredictInput:
     @property
     def is_dicom(self) -> bool:
         return self.ct is not None
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """mm per voxel along the canonical X, Y, Z: the reference's voxel sizes in RAS axis order."""
+        sizes = voxel_sizes(self.reference.affine)
+        in_ras = [0.0, 0.0, 0.0]
+        for stored_axis, (ras_axis, _flip) in enumerate(io_orientation(self.reference.affine)):
+            in_ras[int(ras_axis)] = float(sizes[stored_axis])
+        return in_ras[0], in_ras[1], in_ras[2]
 
 
 def holds_dicom(folder: Path) -> bool:

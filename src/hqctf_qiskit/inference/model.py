@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
-from ..data.preprocessing import resize_to, window_and_scale
+from ..data.preprocessing import network_slices
 from ..models import build_model
+from .sliding import network_logits
 
 EXPORT_META = "model.json"
 EXPORT_WEIGHTS = "model.pt"
+LEGACY_SPACING = "none"  # as config.files: whole slices squeezed to the patch size (exports from before --spacing)
 
 
 TTA_MODES = ("none", "flip")
@@ -33,19 +36,36 @@ def check_tta(tta: str) -> None:
         raise ConfigError(f"--tta: unknown mode {tta!r}; choose {', '.join(TTA_MODES)}")
 
 
+def model_preprocessing(meta: dict[str, Any]) -> dict[str, Any]:
+    """``window``, ``patch_size`` and ``spacing`` (mm, or None: the legacy squeeze) from a model's metadata, as
+    :func:`predict_volume` takes them. Exports and runs from before ``--spacing`` have no spacing (they squeezed
+    whole slices) and call the patch size ``image_size``."""
+    spacing = meta.get("spacing", LEGACY_SPACING)
+    size = meta.get("patch_size", meta.get("image_size"))
+    if size is None:
+        raise CheckpointError(f"{meta.get('source', 'model metadata')}: no patch_size (or image_size)")
+    return {"window": tuple(meta["window"]), "patch_size": int(size),
+            "spacing": None if spacing in (None, LEGACY_SPACING) else float(spacing)}
+
+
 @torch.no_grad()
 def predict_volume(
-    model: nn.Module, image_hu: np.ndarray, *, window: tuple[float, float], image_size: int,
+    model: nn.Module, image_hu: np.ndarray, *, window: tuple[float, float], patch_size: int,
+    spacing: float | None = None, voxel_spacing: Sequence[float] | None = None,
     device: torch.device | str = "cpu", batch_size: int = 16, tta: str = "none",
 ) -> np.ndarray:
     """Label volume ``[X, Y, Z]`` (uint8) for a canonical HU volume, predicted slice by slice.
 
-    Each axial slice is preprocessed exactly as in training (window, scale, resize to ``image_size``); the logits
-    are resized back to the native in-plane size before the argmax, so labels live on the input grid. With
-    ``tta="flip"`` the argmax is of the mean softmax over the mirrored views.
+    Each axial slice is preprocessed exactly as in training: windowed, scaled and resampled from ``voxel_spacing``
+    (the volume's mm along X, Y) to ``spacing`` mm per pixel, or with ``spacing`` None squeezed to ``patch_size``
+    squared (the legacy way). The network runs on it through :func:`~.sliding.network_logits` (a sliding window
+    where the slice is larger than the patch); the logits are resized back to the native in-plane size before the
+    argmax, so labels live on the input grid. With ``tta="flip"`` the argmax is of the mean softmax over the
+    mirrored views.
     """
     labels = np.empty(image_hu.shape, dtype=np.uint8)
-    for start, views in _native_logits(model, image_hu, window, image_size, device, batch_size, tta):
+    for start, views in _native_logits(model, image_hu, window, patch_size, spacing, voxel_spacing, device,
+                                       batch_size, tta):
         scores = views[0] if len(views) == 1 else _mean_softmax(views)
         labels[:, :, start : start + scores.shape[0]] = scores.argmax(dim=1).permute(1, 2, 0).cpu().numpy()
     return labels
@@ -53,7 +73,8 @@ def predict_volume(
 
 @torch.no_grad()
 def predict_probabilities(
-    model: nn.Module, image_hu: np.ndarray, *, window: tuple[float, float], image_size: int,
+    model: nn.Module, image_hu: np.ndarray, *, window: tuple[float, float], patch_size: int,
+    spacing: float | None = None, voxel_spacing: Sequence[float] | None = None,
     device: torch.device | str = "cpu", batch_size: int = 16, tta: str = "none",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(labels ``[X, Y, Z]`` uint8, softmax ``[X, Y, Z, C]`` float32) for a canonical HU volume.
@@ -64,7 +85,8 @@ def predict_probabilities(
     probabilities are the mean softmax over the mirrored views.
     """
     probabilities: np.ndarray | None = None
-    for start, views in _native_logits(model, image_hu, window, image_size, device, batch_size, tta):
+    for start, views in _native_logits(model, image_hu, window, patch_size, spacing, voxel_spacing, device,
+                                       batch_size, tta):
         batch = _mean_softmax(views).permute(2, 3, 0, 1).cpu().numpy()  # [X, Y, slices, C]
         if probabilities is None:
             probabilities = np.empty((*image_hu.shape, batch.shape[-1]), dtype=np.float32)
@@ -79,20 +101,23 @@ def _mean_softmax(views: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([torch.softmax(view.float(), dim=1) for view in views]).mean(dim=0)
 
 
-def _native_logits(model: nn.Module, image_hu: np.ndarray, window: tuple[float, float], image_size: int,
-                   device: torch.device | str, batch_size: int, tta: str = "none"):
+def _native_logits(model: nn.Module, image_hu: np.ndarray, window: tuple[float, float], patch_size: int,
+                   spacing: float | None, voxel_spacing: Sequence[float] | None, device: torch.device | str,
+                   batch_size: int, tta: str = "none"):
     """(first slice index, [logits ``[slices, C, X, Y]`` at the native in-plane size, one per TTA view]) per batch
     of axial slices; each view's logits are mirrored back onto the unflipped slice before resizing."""
     check_tta(tta)
+    if spacing is not None and voxel_spacing is None:
+        raise ValueError("predicting at a spacing needs the volume's voxel_spacing")
     model.eval()
     native = image_hu.shape[:2]
-    slices = np.moveaxis(window_and_scale(image_hu, window), 2, 0)
-    slices = np.clip(resize_to(slices, (image_size, image_size), order=1), 0.0, 1.0).astype(np.float32)
+    in_plane = (1.0, 1.0) if voxel_spacing is None else voxel_spacing  # unused by the legacy squeeze
+    slices = network_slices(image_hu, in_plane, window, spacing, patch_size)
     for start in range(0, slices.shape[0], batch_size):
         batch = torch.from_numpy(slices[start : start + batch_size]).unsqueeze(1).to(device)
         views = []
         for dims in _TTA_FLIPS[tta]:
-            logits = model(batch.flip(dims) if dims else batch).float()
+            logits = network_logits(model, batch.flip(dims) if dims else batch, patch_size, batch_size)
             logits = logits.flip(dims) if dims else logits
             views.append(F.interpolate(logits, size=native, mode="bilinear", align_corners=False))
         yield start, views
@@ -168,7 +193,9 @@ def export_source(path: Path, meta: dict[str, Any]) -> str:
 def export_metadata(config) -> dict[str, Any]:
     return {
         "arch": config.model.arch, "encoder": config.model.encoder, "in_channels": 1,
-        "classes": list(config.data.classes), "window": list(config.data.window), "image_size": config.data.image_size,
+        "classes": list(config.data.classes), "window": list(config.data.window),
+        # how slices reach the network (model_preprocessing reads them; older exports have image_size, no spacing)
+        "patch_size": config.data.patch_size, "spacing": config.data.spacing,
         # the weights the encoder started from (an export holds the trained weights: inference never downloads)
         "encoder_weights": config.model.encoder_weights,
     }

@@ -27,7 +27,7 @@ from ..data.nifti import NIFTI_SUFFIXES
 from ..errors import ConfigError, DataError
 from .inputs import PredictInput, case_name, find_cases, load_input
 from .ensemble import Ensemble, load_models
-from .model import check_tta, predict_probabilities, predict_volume
+from .model import check_tta, model_preprocessing, predict_probabilities, predict_volume
 from .outputs import (DICOM_FORMATS, FORMAT_SUFFIX, FORMATS, is_output_file, output_format, save_label_like,
                       save_probabilities, write_dicom_labels)
 from .postprocess import ComponentFilter, filter_components, parse_keep_largest, voxel_volume_mm3
@@ -74,15 +74,14 @@ def predict_case(model: nn.Module | Ensemble, meta: dict[str, Any], case: Predic
     averages mirrored views (``model.TTA_MODES``); ``components`` then filters the labels' connected components
     (the probabilities written stay the model's own).
     """
-    window, size = tuple(meta["window"]), meta["image_size"]
     if isinstance(model, Ensemble):
-        labels, probabilities = model.predict_probabilities(case.image, device=device, tta=tta)
+        labels, probabilities = model.predict_probabilities(case.image, case.spacing, device=device, tta=tta)
     elif probabilities_path is not None:
-        labels, probabilities = predict_probabilities(model, case.image, window=window, image_size=size,
-                                                      device=device, tta=tta)
+        labels, probabilities = predict_probabilities(model, case.image, voxel_spacing=case.spacing,
+                                                      **model_preprocessing(meta), device=device, tta=tta)
     else:
-        labels, probabilities = predict_volume(model, case.image, window=window, image_size=size,
-                                               device=device, tta=tta), None
+        labels, probabilities = predict_volume(model, case.image, voxel_spacing=case.spacing,
+                                               **model_preprocessing(meta), device=device, tta=tta), None
     classes = list(meta["classes"])
     if components is not None and components.is_active:
         labels = filter_components(labels, classes, components, voxel_volume_mm3(case.reference.affine))

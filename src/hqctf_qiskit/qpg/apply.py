@@ -6,12 +6,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Callable
 
-import torch
 from torch import nn
 
 from ..weightgen.replace import swap_layers, trainable_parameters
 from ..weightgen.selection import parse_layer_patterns, select_layers
-from ..weightgen.source import default_init_std
+from ..weightgen.source import layer_init_std
 from .report import QPGLayerInfo, QPGReport
 from .source import EngineProvider, QPGSource
 
@@ -38,12 +37,6 @@ def engine_provider(ansatz: Any, engine: str | Callable[..., Any] = "torch", **e
         return cache[num_qubits]
 
     return engine_for
-
-
-def _init_std(weight: torch.Tensor) -> float:
-    """The replaced layer's init std; a degenerate (constant) weight falls back to PyTorch's default init std."""
-    std = float(weight.detach().float().std()) if weight.numel() > 1 else 0.0
-    return std if std > 0 else default_init_std(weight[0].numel())
 
 
 def apply_qpg(
@@ -75,7 +68,7 @@ def apply_qpg(
         weight = replaced.weight
         source = QPGSource(
             weight.shape, engine_for, mapping=mapping, mapping_options=mapping_options,
-            target_std=_init_std(weight), calibration_engine_for=exact_for,
+            target_std=layer_init_std(weight), calibration_engine_for=exact_for,
         ).to(device=weight.device)
         report.layers.append(
             QPGLayerInfo(

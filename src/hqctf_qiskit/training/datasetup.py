@@ -22,6 +22,7 @@ from ..data import (
     load_splits, make_splits, parse_label_map, save_splits, write_phantom_dataset,
 )
 from ..data.cases import structures_needed
+from ..data.preprocessing import median_inplane_spacing
 from ..data.check import missing_label_problem
 from ..data.splits import make_fold_splits, select_fold
 from ..data.dicom import StructureMap, structure_map
@@ -29,7 +30,7 @@ from ..data.layouts.dataset_json import check_classes, classes_from_labels
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
-PHANTOM_VERSION = 2  # bump whenever phantom.py draws differently: caches are keyed by it
+PHANTOM_VERSION = 3  # bump whenever phantom.py draws differently: caches are keyed by it
 PHANTOM_SEED = 0
 SHOWN_WARNINGS = 3  # dataset warnings logged one by one; the rest are counted (check-data lists them all)
 
@@ -122,19 +123,35 @@ def load_cases(config: TrainConfig, cases: list[CasePaths], ids: list[str], spli
     return volumes
 
 
-def check_image_size(config: TrainConfig) -> None:
-    """Refuse a ``--image-size`` the network cannot take; warn below its downsampling, where it runs but sees little.
+def resolve_spacing(config: TrainConfig, cases: list[CaseVolume]) -> TrainConfig:
+    """``--spacing auto`` made a number: the median in-plane spacing of ``cases``; any other value as it is.
+
+    The run passes its training and validation cases: every fold of one cross-validation then gets the same
+    spacing (its folds share all options), as nnU-Net takes its target spacing from the whole training set. Only
+    the headers' spacings are used, no labels. The number goes into the run's config.yaml, so prediction, a resumed
+    run and an export use the spacing the network was trained at.
+    """
+    if config.data.spacing != "auto":
+        return config
+    spacing = median_inplane_spacing(case.spacing for case in cases)
+    log.info("--spacing auto: %g mm per pixel in-plane (the median of %d cases)", spacing, len(cases))
+    return config.with_options(spacing=spacing)
+
+
+def check_patch_size(config: TrainConfig) -> None:
+    """Refuse a ``--patch-size`` the network cannot take; warn below its downsampling, where it runs but sees little.
 
     Most smp architectures insist on sizes divisible by their encoder's output stride (32 for a depth-5 encoder, 16
     for DeepLabV3+, 8 for PSPNet) and fail in their first forward pass otherwise; a Unet takes any size, but below
-    the stride its deepest features are a single pixel. The real model is built (with the random state put back, so
-    the run's seeded initialisation is unchanged) so the rule is the network's own, not a copy of it.
+    the stride its deepest features are a single pixel. The network only ever sees patch-sized inputs (training
+    crops, sliding windows at prediction), so this one size is all there is to check. The real model is built (with
+    the random state put back, so the run's seeded initialisation is unchanged) so the rule is the network's own.
     """
     import torch
 
     from ..models import build_model
 
-    model_config, size = config.model, config.data.image_size
+    model_config, size = config.model, config.data.patch_size
     with torch.random.fork_rng(devices=[]):  # not on the meta device: some encoders (mit_b*) need real tensors
         model = build_model(model_config.arch, model_config.encoder, in_channels=1,
                             classes=len(config.data.classes))
@@ -142,10 +159,10 @@ def check_image_size(config: TrainConfig) -> None:
     if getattr(model, "requires_divisible_input_shape", True) and size % stride:
         below = size // stride * stride
         choices = " or ".join(str(v) for v in (below, below + stride) if v >= stride)
-        raise ConfigError(f"--image-size: {size} is not a multiple of {stride}, which {model_config.arch} with "
+        raise ConfigError(f"--patch-size: {size} is not a multiple of {stride}, which {model_config.arch} with "
                           f"encoder {model_config.encoder} needs; use {choices}")
     if size < stride:
-        log.warning("--image-size %d is below %d, the downsampling of encoder %s: its deepest features are a single "
+        log.warning("--patch-size %d is below %d, the downsampling of encoder %s: its deepest features are a single "
                     "pixel; use %d or more", size, stride, model_config.encoder, stride)
 
 
@@ -210,7 +227,7 @@ def check_layout(config: TrainConfig, info: DatasetInfo) -> None:
 
 
 def discover(config: TrainConfig) -> list[CasePaths]:
-    """The dataset's cases, every one checked up front, and the slice size checked against the network.
+    """The dataset's cases, every one checked up front, and the patch size checked against the network.
 
     All splits are checked (nnU-Net's integrity check is the model), so a broken test case fails training before a
     run writes anything instead of failing evaluation later; a repeated run reads no volume for it (the check is
@@ -221,6 +238,6 @@ def discover(config: TrainConfig) -> list[CasePaths]:
     cases = info.cases
     check_layout(config, info)
     structures_of(config)  # a malformed --structures fails before the network is built
-    check_image_size(config)
+    check_patch_size(config)
     check_dataset(config, cases).raise_first_failure(source, hint=check_data_command(config))
     return cases

@@ -10,21 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..backends.session import BackendSession
 from ..backends.spec import BackendSpec
 from ..config import ConfigError, TrainConfig, load_run_config, save_config
-from ..data import SliceDataset, make_sampler
+from ..data import SliceDataset, make_sampler, with_item_seeds
+from ..data.augment import AUGMENTATION_FILE, run_augmenter, write_augmentation
 from ..diagnostics.rank import flatten_ranks, layer_ranks, plot_ranks
 from ..evaluation.metrics import OverlapAccumulator, nanmean
+from ..inference.sliding import network_logits
 from ..io import atomic_write_json, write_csv
 from ..weightgen.replace import trainable_parameters
 from .checkpoint import checkpoint_path, link_checkpoint, load_checkpoint, save_checkpoint
-from .datasetup import discover, load_cases, resolve_splits, with_dataset_classes, write_splits
+from .datasetup import discover, load_cases, resolve_spacing, resolve_splits, with_dataset_classes, write_splits
 from .determinism import deterministic_algorithms
 from .distributed import DistContext
+from .loader import train_loader
 from .losses import DiceCELoss
 from .modeling import build_training_model, parameter_groups, resolve_device
 from .ownership import claim_existing_run, claim_new_run
@@ -89,16 +91,22 @@ class Trainer:
         self.splits = resolve_splits(config, cases, self.run_dir if self.resume else None)
         log.info("data: %d cases (train %d, val %d, test %d)", len(cases),
                  *(len(self.splits[k]) for k in ("train", "val", "test")))
-        self.train_set = SliceDataset(load_cases(config, cases, self.splits["train"], "train"),
-                                      config.data.image_size, tuple(config.data.window))
-        self.val_set = SliceDataset(load_cases(config, cases, self.splits["val"], "val"),
-                                    config.data.image_size, tuple(config.data.window))
+        train_cases = load_cases(config, cases, self.splits["train"], "train")
+        val_cases = load_cases(config, cases, self.splits["val"], "val")
+        config = self.config = resolve_spacing(config, train_cases + val_cases)  # before config.yaml is written
+        data = config.data
+        self.train_set = SliceDataset(train_cases, data.patch_size, tuple(data.window), spacing=data.inplane_spacing)
+        self.val_set = SliceDataset(val_cases, data.patch_size, tuple(data.window), spacing=data.inplane_spacing)
+        del train_cases, val_cases  # the datasets hold the resampled slices; the volumes can go
+        # training items only (validation never augments); a resumed run reads back the transforms it started with
+        self.augmenter = run_augmenter(config.data.augment, self.class_names, self.run_dir if self.resume else None)
+        self.train_set.augment = self.augmenter
         optim = config.optim
         samples = optim.samples_per_epoch or len(self.train_set)
         self.steps_per_epoch = max(1, samples // (optim.batch_size * self.dist.world_size))
         total = self.steps_per_epoch * optim.epochs
         self.total_steps = min(total, optim.max_steps) if optim.max_steps else total
-        if config.weights.has_qpg:
+        if config.weights.runs_circuits:
             self.session = BackendSession(BackendSpec.from_config(config))
         if config.backend.is_hardware:
             self._cost_guard()
@@ -114,26 +122,29 @@ class Trainer:
 
     def _cost_guard(self) -> None:
         """Before any job is sent to IBM hardware: say what the run costs; above the limits, require --yes."""
-        from ..hardware.cost import GUARD_MAX_JOBS, GUARD_MAX_SHOTS, needs_confirmation, run_cost
+        from ..hardware.cost import GUARD_MAX_JOBS, GUARD_MAX_SHOTS, format_seconds, needs_confirmation, run_cost
 
         cost = run_cost(self.config, self.total_steps, self.session)
         step, run = cost["per_step"], cost["run"]
-        log.info("%s cost: per step %s circuits, %s shots, %d jobs; whole run (%d steps) %s circuits, %s shots, "
-                 "%d jobs%s", self.config.backend.name, f"{step['circuits']:,}", f"{step['shots']:,}", step["jobs"],
-                 cost["steps"], f"{run['circuits']:,}", f"{run['shots']:,}", run["jobs"],
+        log.info("%s cost: per step %s circuits, %s shots, %d jobs, %s QPU s; whole run (%d steps) %s circuits, %s "
+                 "shots, %d jobs, %s QPU s (estimated)%s", self.config.backend.name, f"{step['circuits']:,}",
+                 f"{step['shots']:,}", step["jobs"], format_seconds(step["qpu_seconds"]), cost["steps"],
+                 f"{run['circuits']:,}", f"{run['shots']:,}", run["jobs"], format_seconds(run["qpu_seconds"]),
                  " (packed)" if cost["packing"] else "")
         if needs_confirmation(cost) and not self.yes:
             raise ConfigError(
                 f"--yes: this run sends {run['jobs']:,} jobs and {run['shots']:,} shots to {self.config.backend.name} "
-                f"(limits without --yes: {GUARD_MAX_JOBS} jobs, {GUARD_MAX_SHOTS:,} shots); pass --yes to run it, "
+                f"(~{format_seconds(run['qpu_seconds'])} QPU seconds, estimated; limits without --yes: "
+                f"{GUARD_MAX_JOBS} jobs, {GUARD_MAX_SHOTS:,} shots); pass --yes to run it, "
                 f"or reduce --max-steps/--shots, use --pack or --gradient spsa"
             )
 
     def _write_run_files(self, keep_existing: bool = False) -> None:
-        """config.yaml, splits.json and the weight report; ``keep_existing``: only those missing (a run started over
-        keeps the files its first start wrote, config.yaml above all)."""
+        """config.yaml, splits.json, augmentation.yaml and the weight report; ``keep_existing``: only those missing
+        (a run started over keeps the files its first start wrote, config.yaml above all)."""
         files = {"config.yaml": lambda path: save_config(self.config, path),
-                 "splits.json": lambda path: write_splits(self.splits, path.parent)}
+                 "splits.json": lambda path: write_splits(self.splits, path.parent),
+                 AUGMENTATION_FILE: lambda path: write_augmentation(self.augmenter, path)}
         if self.weight_report is not None:
             report = self.weight_report
             files[f"{report['kind']}_report.json"] = lambda path: atomic_write_json(path, report)
@@ -190,7 +201,8 @@ class Trainer:
         config, epoch = self.config, self.state.epoch
         torch.manual_seed(epoch_seed(config.optim.seed, epoch))
         indices = self.dist.shard(self._epoch_indices(epoch))
-        loader = DataLoader(self.train_set, batch_size=config.optim.batch_size, sampler=indices, drop_last=True)
+        loader = train_loader(self.train_set, indices, config.optim.batch_size, config.data.workers,
+                              pin_memory=self.device.type == "cuda")
         self.model.train()
         accumulator = OverlapAccumulator(len(self.class_names))
         losses: list[float] = []
@@ -214,17 +226,20 @@ class Trainer:
         row.update({k: round(v, 4) for k, v in flatten_ranks(layer_ranks(self.model)).items()})
         return row
 
-    def _epoch_indices(self, epoch: int) -> list[int]:
-        """The slices an epoch draws (all ranks together), reproducible from (seed, epoch) alone."""
+    def _epoch_indices(self, epoch: int) -> list[tuple[int, int]]:
+        """The items an epoch draws (all ranks together) as (slice index, item seed) keys of the training set,
+        reproducible from (seed, epoch) alone: the item seed fixes each crop (and augmentation) by its position."""
         config = self.config
         samples = self.steps_per_epoch * config.optim.batch_size * self.dist.world_size
         seed = epoch_seed(config.optim.seed, epoch)
         if config.data.foreground_fraction is not None:
-            return list(make_sampler(self.train_set, config.data.foreground_fraction, samples, seed))
-        generator = torch.Generator().manual_seed(seed)
-        rounds = -(-samples // len(self.train_set))
-        order = torch.cat([torch.randperm(len(self.train_set), generator=generator) for _ in range(rounds)])
-        return order[:samples].tolist()
+            indices = list(make_sampler(self.train_set, config.data.foreground_fraction, samples, seed))
+        else:
+            generator = torch.Generator().manual_seed(seed)
+            rounds = -(-samples // len(self.train_set))
+            order = torch.cat([torch.randperm(len(self.train_set), generator=generator) for _ in range(rounds)])
+            indices = order[:samples].tolist()
+        return with_item_seeds(indices, seed)
 
     def _train_step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, torch.Tensor]:
         self.optimizer.zero_grad(set_to_none=True)
@@ -240,17 +255,21 @@ class Trainer:
 
     @torch.no_grad()
     def _validate(self) -> dict[str, float]:
+        """Loss and Dice on the validation cases' whole resampled slices, through the same sliding window as
+        prediction (no random crops), a case's slices in batches."""
         self.model.eval()
-        loader = DataLoader(self.val_set, batch_size=self.config.optim.batch_size * 2, shuffle=False)
+        batch_size, patch_size = self.config.optim.batch_size * 2, self.config.data.patch_size
         accumulator = OverlapAccumulator(len(self.class_names))
         total, count = 0.0, 0
-        for images, labels in loader:
-            images, labels = images.to(self.device), labels.to(self.device)
-            with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp):
-                logits = self.model(images)
-            total += float(self.loss_fn(logits, labels)) * images.shape[0]
-            count += images.shape[0]
-            accumulator.update(logits.float().cpu(), labels.cpu())
+        for _case_id, case_images, case_labels in self.val_set.case_slices():
+            for start in range(0, case_images.shape[0], batch_size):
+                images = case_images[start : start + batch_size].to(self.device)
+                labels = case_labels[start : start + batch_size].to(self.device)
+                with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype, enabled=self.amp):
+                    logits = network_logits(self.model, images, patch_size, batch_size)
+                total += float(self.loss_fn(logits, labels)) * images.shape[0]
+                count += images.shape[0]
+                accumulator.update(logits.float().cpu(), labels.cpu())
         row: dict[str, float] = {"val_loss": total / max(count, 1)}
         for name, dice, iou in zip(self.class_names[1:], accumulator.dice(), accumulator.iou()):
             row[f"val_dice_{name}"], row[f"val_iou_{name}"] = dice, iou

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..config.schema import ConfigError, TrainConfig
+from ..hypernet import apply_hypernet
 from ..lowrank import apply_lowrank
 from ..lowrank.budget import qpg_budget
 from ..models import build_model
@@ -49,11 +50,17 @@ def build_training_model(config: TrainConfig, session: Any = None) -> tuple[nn.M
         return model, {"kind": "lowrank", **report.to_dict()}
     if not parse_layer_patterns(weights.qpg_layers):
         return model, None
-    return model, {"kind": "qpg", **_apply_qpg(model, config, session)}
+    kind = "hypernet" if weights.generator == "hypernet" else "qpg"
+    return model, {"kind": kind, **_apply_qpg(model, config, session)}
 
 
 def _apply_qpg(model: nn.Module, config: TrainConfig, session: Any = None) -> dict[str, Any]:
+    """QPG layers on ``--qpg-layers``, their probabilities from the circuits or (``--generator hypernet``) from the
+    classical control."""
     weights = config.weights
+    if weights.generator == "hypernet":
+        return apply_hypernet(model, weights.qpg_layers, weights.ansatz(), mapping=weights.mapping,
+                              mapping_options=weights.mapping_options()).to_dict()
     engine, engine_options = (session.engine, None) if session is not None else (config.backend.name,
                                                                                   config.engine_options())
     report = apply_qpg(

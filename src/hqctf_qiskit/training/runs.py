@@ -37,7 +37,7 @@ def new_run_dir(config: TrainConfig) -> Path:
 def default_run_dir(config: TrainConfig) -> Path:
     """A new empty folder ``<runs root>/<arch>-<encoder>-<method>-s<seed>-<time>``, with ``-1``, ``-2`` ... until
     the name is free. The folder is created exclusively, so two runs started in the same second get two folders."""
-    method = f"qpg-{config.weights.mapping}" if config.weights.has_qpg else "classical"
+    method = config.weights.method
     stamp = time.strftime("%Y%m%d-%H%M%S")
     model, seed = config.model, config.optim.seed
     base = runs_root() / f"{model.arch}-{model.encoder}-{method}-s{seed}-{stamp}"

@@ -19,6 +19,13 @@ def default_init_std(fan_in: int) -> float:
     return (1.0 / (3.0 * fan_in)) ** 0.5
 
 
+def layer_init_std(weight: torch.Tensor) -> float:
+    """The std a replaced layer's weight was initialised with, which a generated weight starts at; a degenerate
+    (constant) weight falls back to PyTorch's default init std."""
+    std = float(weight.detach().float().std()) if weight.numel() > 1 else 0.0
+    return std if std > 0 else default_init_std(weight[0].numel())
+
+
 class WeightSource(nn.Module):
     """Base of every weight source: ``forward()`` → the weight of shape ``weight_shape`` (``[C_out, C_in/g, kh, kw]``
     for a conv, ``[out, in]`` for a linear layer).
