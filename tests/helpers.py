@@ -61,3 +61,14 @@ def one_error_line(code: int, err: str) -> str:
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
     return lines[0]
+
+
+def isa_success(isa, target):
+    """mapomatic's score, written out: the product over the ISA circuit's operations of (1 - error) on their qubits."""
+    success = 1.0
+    for instruction in isa.data:
+        name = instruction.operation.name
+        qargs = tuple(isa.find_bit(q).index for q in instruction.qubits)
+        if name in target.operation_names and target[name].get(qargs) is not None:
+            success *= 1.0 - (target[name][qargs].error or 0.0)
+    return success

@@ -8,6 +8,8 @@ from qiskit.circuit.library import CXGate, Measure
 from qiskit.transpiler import InstructionProperties, Target
 from qiskit_ibm_runtime.fake_provider import FakeBrisbane, FakeTorino
 
+from helpers import isa_success
+
 from hqctf_qiskit.circuits import AnsatzSpec, build_ansatz, find_line_layouts, swap_count, transpile_isa
 from hqctf_qiskit.circuits.stats import two_qubit_gate_count
 from hqctf_qiskit.circuits.transpile import (SIMULATOR_WIDTH_LIMIT, LineUsage, circuit_lines, circuit_usage,
@@ -105,17 +107,6 @@ def measured_ansatz(num_qubits, reps=2):
     circuit = build_ansatz(AnsatzSpec(num_qubits, reps=reps, entanglement="linear"))
     circuit.measure_all()
     return circuit
-
-
-def isa_success(isa, target):
-    """mapomatic's score, written out: the product over the ISA circuit's operations of (1 - error) on their qubits."""
-    success = 1.0
-    for instruction in isa.data:
-        name = instruction.operation.name
-        qargs = tuple(isa.find_bit(q).index for q in instruction.qubits)
-        if name in target.operation_names and target[name].get(qargs) is not None:
-            success *= 1.0 - (target[name][qargs].error or 0.0)
-    return success
 
 
 def test_success_estimate_is_the_product_over_the_isa_circuits_operations(brisbane):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from qiskit_aer.primitives import SamplerV2 as AerSampler
 
+from helpers import isa_success
+
 from hqctf_qiskit.backends import target_backend
 from hqctf_qiskit.circuits import AnsatzSpec
 from hqctf_qiskit.engines import SamplerEngine
@@ -17,17 +19,6 @@ LAYERS = [LayerShape("a.conv", "Conv2d", channels=8, fan_in=144, qubits=3),
 @pytest.fixture(scope="module")
 def brisbane():
     return target_backend("fake_brisbane")
-
-
-def isa_success(isa, target):
-    """The product over the ISA circuit's operations of (1 - error) on their qubits, from the target directly."""
-    success = 1.0
-    for instruction in isa.data:
-        name = instruction.operation.name
-        qargs = tuple(isa.find_bit(q).index for q in instruction.qubits)
-        if name in target.operation_names and target[name].get(qargs) is not None:
-            success *= 1.0 - (target[name][qargs].error or 0.0)
-    return success
 
 
 def test_report_shows_the_engines_line_and_its_success_estimate(brisbane):
