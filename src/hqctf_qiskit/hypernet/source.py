@@ -18,8 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..qpg.source import initial_parameters, layer_qubits
-from ..weightgen.source import WeightSource
+from ..qpg.source import MappedProbabilitySource, initial_parameters, layer_qubits
 
 THETA_VARIANCE = math.pi**2 / 3  # of the U(-π, π) angles initial_parameters draws
 LOGIT_STD = math.sqrt(math.log(2))  # softmax of N(0, s²) logits: std(2**n·p) = sqrt(exp(s²) − 1) = 1
@@ -31,15 +30,13 @@ def projection(num_parameters: int, num_states: int) -> torch.Tensor:
     return torch.randn(num_parameters, num_states) * std
 
 
-class HypernetSource(WeightSource):
+class HypernetSource(MappedProbabilitySource):
     """``W = mapping(softmax(θ·R))``: a QPG layer's parameters and mapping, a classical generator.
 
     ``ansatz``: the QPG ansatz template whose parameter count per channel θ gets (``num_parameters(n)``), so the
     layer holds exactly the trainable parameters of the QPG layer it stands in for. θ and the mapping are created
     as a QPG layer creates them (same RNG draws), trained with ``--qpg-lr`` and no weight decay like them.
     """
-
-    optimizer_group = "qpg"
 
     def __init__(
         self, weight_shape: Sequence[int], ansatz: Any, mapping: str = "affine",
@@ -62,19 +59,6 @@ class HypernetSource(WeightSource):
         # Autocast would run the projection in half precision, where 2**-n probabilities lose their digits.
         with torch.autocast(device_type=self.theta.device.type, enabled=False):
             return torch.softmax(self.theta @ self.projection, dim=1)
-
-    def forward(self) -> torch.Tensor:
-        with torch.autocast(device_type=self.theta.device.type, enabled=False):
-            return self.mapping(self.probabilities()).reshape(self.weight_shape)
-
-    @property
-    def circuit_parameter_count(self) -> int:
-        """θ's size: what the QPG circuits would hold (named as in the QPG report)."""
-        return self.theta.numel()
-
-    @property
-    def mapping_parameter_count(self) -> int:
-        return sum(p.numel() for p in self.mapping.parameters() if p.requires_grad)
 
     def describe(self) -> str:
         return f"hypernet states=2**{self.num_qubits}, mapping={self.mapping_name}"

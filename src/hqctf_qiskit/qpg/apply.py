@@ -70,13 +70,7 @@ def apply_qpg(
             weight.shape, engine_for, mapping=mapping, mapping_options=mapping_options,
             target_std=layer_init_std(weight), calibration_engine_for=exact_for,
         ).to(device=weight.device)
-        report.layers.append(
-            QPGLayerInfo(
-                name=name, kind=type(replaced).__name__, channels=source.channels, fan_in=source.fan_in,
-                qubits=source.num_qubits, circuit_params=source.circuit_parameter_count,
-                mapping_params=source.mapping_parameter_count, generated_weights=weight.numel(),
-            )
-        )
+        report.layers.append(QPGLayerInfo.of(name, replaced, source))
         log.debug("QPG %s: %d channels, fan_in %d, %d qubits", name, source.channels, source.fan_in,
                   source.num_qubits)
         return source

@@ -19,6 +19,13 @@ class QPGLayerInfo:
     mapping_params: int
     generated_weights: int
 
+    @classmethod
+    def of(cls, name: str, replaced: Any, source: Any) -> "QPGLayerInfo":
+        """The row of one replaced layer (``replaced``: the original module) and the source now generating it."""
+        return cls(name=name, kind=type(replaced).__name__, channels=source.channels, fan_in=source.fan_in,
+                   qubits=source.num_qubits, circuit_params=source.circuit_parameter_count,
+                   mapping_params=source.mapping_parameter_count, generated_weights=replaced.weight.numel())
+
 
 @dataclass
 class QPGReport(ReplacementReport):

@@ -46,10 +46,40 @@ def initial_parameters(
     return theta, mapping_class(mapping)(channels, fan_in, num_qubits, **options)
 
 
-class QPGSource(WeightSource):
-    """Generates a layer's weight from circuit parameters ``theta [channels, P]``: engine → probabilities → mapping."""
+class MappedProbabilitySource(WeightSource):
+    """A layer's weight as ``mapping(probabilities())`` of per-channel parameters ``theta [channels, P]``.
+
+    What QPG and its classical control (``hypernet``) share, so both generate, count and train alike; a subclass
+    sets ``theta``, ``mapping``, ``mapping_name`` and ``num_qubits`` and says where the probabilities come from.
+    """
 
     optimizer_group = "qpg"
+    theta: nn.Parameter
+    mapping: WeightMapping
+    mapping_name: str
+    num_qubits: int
+
+    def probabilities(self) -> torch.Tensor:
+        """``[channels, 2**n]``: each channel's distribution over the basis states."""
+        raise NotImplementedError
+
+    def forward(self) -> torch.Tensor:
+        with torch.autocast(device_type=self.theta.device.type, enabled=False):
+            return self.mapping(self.probabilities()).reshape(self.weight_shape)
+
+    @property
+    def circuit_parameter_count(self) -> int:
+        """θ's size (for a classical control: what the QPG circuits would hold)."""
+        return self.theta.numel()
+
+    @property
+    def mapping_parameter_count(self) -> int:
+        return sum(p.numel() for p in self.mapping.parameters() if p.requires_grad)
+
+
+class QPGSource(MappedProbabilitySource):
+    """Generates a layer's weight from circuit parameters ``theta [channels, P]``: engine → probabilities → mapping."""
+
     legacy_state_names = {"generator.": "source."}  # QPG layers held this as ``generator`` before weightgen
 
     def __init__(
@@ -85,21 +115,9 @@ class QPGSource(WeightSource):
         """``[channels, 2**n]``: every channel's basis-state probabilities from this source's engine."""
         return self._run(self.engine)
 
-    def forward(self) -> torch.Tensor:
-        with torch.autocast(device_type=self.theta.device.type, enabled=False):
-            return self.mapping(self.probabilities()).reshape(self.weight_shape)
-
     def regenerate_from(self, probs: torch.Tensor) -> torch.Tensor:
         """The weight from externally supplied probabilities (e.g. estimated on a sampler backend)."""
         return self.mapping(probs.to(self.theta)).reshape(self.weight_shape)
-
-    @property
-    def circuit_parameter_count(self) -> int:
-        return self.theta.numel()
-
-    @property
-    def mapping_parameter_count(self) -> int:
-        return sum(p.numel() for p in self.mapping.parameters() if p.requires_grad)
 
     def describe(self) -> str:
         return f"qubits={self.num_qubits}, mapping={self.mapping_name}"
