@@ -62,14 +62,14 @@ def evaluate(run_dir: Path, device: str, mitigation: str, args: argparse.Namespa
 def qpu_seconds(run_dir: Path, device: str, args: argparse.Namespace) -> float:
     report = json.loads(run([HQCTF, "circuit-report", "--config", str(run_dir / "config.yaml"), "--backend", device,
                              "--shots", str(args.shots), "--json", "-"]))
-    return float(report["totals"]["qpu_seconds"]["trial"])
+    return float(report["totals"]["qpu_seconds"]["unpacked"]["trial"])  # evaluate --weights-from runs unpacked
 
 
 def step_seconds(run_dir: Path) -> float:
     """Median training seconds per optimizer step over the run's epochs (from its history)."""
     history = json.loads((run_dir / "summary.json").read_text())["history"]
-    per_step = sorted(row["epoch_seconds"] / max(1, row["step"] - previous["step"] if previous else row["step"])
-                      for previous, row in zip([None, *history[:-1]], history))
+    steps_before = [0] + [row["step"] for row in history[:-1]]  # "step": optimizer steps taken by the epoch's end
+    per_step = sorted(row["epoch_seconds"] / max(1, row["step"] - before) for row, before in zip(history, steps_before))
     return per_step[len(per_step) // 2]
 
 
