@@ -12,8 +12,9 @@ scheduled, so — as in Aer — idle qubits get no relaxation. ``rz`` angles are
 Single-qubit channels are fused per qubit (a 4x4 superoperator per channel, batched when parametrized) and folded
 into the next two-qubit gate's 16x16 superoperator; the last ones fold into the measurement (``density.measure``).
 So the state is touched once per two-qubit gate, by one matmul on a view of it (``density``'s digit layout, with
-logical neighbours on neighbouring digits). A density matrix costs 4**m per channel (and autograd keeps one per
-two-qubit gate), so circuits are limited to ``MAX_DENSITY_QUBITS`` qubits.
+logical neighbours on neighbouring digits). Everything is computed in the Pauli basis (Pauli transfer matrices):
+real vectors and real matrices, a quarter of the complex arithmetic. A density matrix costs 4**m per channel (and
+autograd keeps one per two-qubit gate), so circuits are limited to ``MAX_DENSITY_QUBITS`` qubits.
 
 Channel c of a batch (row c of ``theta``) runs on line ``c mod L``, as packed channels do on hardware (the packed
 circuit puts channel c in slot ``c mod slots``, slot k on line k); unpacked there is one line and every channel
@@ -43,14 +44,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_DENSITY_QUBITS = 8
-"""Widest ISA circuit simulated as a density matrix: 4**8 complex entries per channel (256 channels: 134 MB in
-complex64 per state, and autograd keeps one state per two-qubit gate)."""
+"""Widest ISA circuit simulated as a density matrix: 4**8 real entries per channel in the Pauli basis (256
+channels: 67 MB in float32 per state, and autograd keeps one state per two-qubit gate)."""
 
 
 @dataclass
 class Step:
-    """A gate without parameters on local ``qubits`` (most significant first): its digit superoperator with Aer's
-    error for it composed after."""
+    """A gate without parameters on local ``qubits`` (most significant first): its Pauli transfer matrix (digit
+    order) with Aer's error for it composed after."""
 
     qubits: tuple[int, ...]
     fixed: np.ndarray
@@ -58,8 +59,8 @@ class Step:
 
 @dataclass
 class Rotation:
-    """A parametrized single-qubit gate: its angle is ``angles[:, row]``; ``error``: Aer's error after it (digit
-    superoperator) or None."""
+    """A parametrized single-qubit gate: its angle is ``angles[:, row]``; ``error``: Aer's error after it (Pauli
+    transfer matrix) or None."""
 
     qubit: int
     name: str
@@ -80,7 +81,7 @@ class LineProgram:
     ops: list[Step | Rotation]
     angle_slopes: np.ndarray  # [G, P]: angle g = theta @ slopes[g] + offsets[g]
     angle_offsets: np.ndarray  # [G]
-    functionals: list[np.ndarray]  # per local qubit: [outcomes, 4] (readout @ diagonal, or the trace)
+    functionals: list[np.ndarray]  # per local qubit: [outcomes, 4] (readout @ diagonal, or the trace), Pauli basis
     _device_cache: dict = field(default_factory=dict)
 
     @property
@@ -120,7 +121,8 @@ def _local_order(isa: QuantumCircuit) -> tuple[list[int], int]:
 
 
 def compile_line(isa: QuantumCircuit, noise: DeviceNoise, parameters: list) -> LineProgram:
-    """Translate an ISA circuit (with its final measurements) into digit superoperators (see ``density``)."""
+    """Translate an ISA circuit (with its final measurements) into Pauli transfer matrices in digit order (see
+    ``density``)."""
     physical, num_measured = _local_order(isa)
     noise.model_for(physical)  # one noise model for the whole line
     local = {q: i for i, q in enumerate(physical)}
@@ -147,13 +149,13 @@ def compile_line(isa: QuantumCircuit, noise: DeviceNoise, parameters: list) -> L
             row_slopes, offset = _affine(symbolic[0], parameter_index, name)
             slopes.append(row_slopes)
             offsets.append(offset)
-            digit_error = None if error is None else density.digit_superop(error, ranks)
+            digit_error = None if error is None else density.to_pauli(density.digit_superop(error, ranks))
             ops.append(Rotation(ranks[0], name, len(offsets) - 1, digit_error))
             open_step.pop(ranks[0], None)
             continue
         superop = SuperOp(Operator(operation)).data
         superop = superop if error is None else error @ superop
-        digit = density.digit_superop(superop, ranks)
+        digit = density.to_pauli(density.digit_superop(superop, ranks))
         if len(ranks) == 1 and ranks[0] in open_step:  # consecutive fixed gates on a qubit: one matrix
             open_step[ranks[0]].fixed = digit @ open_step[ranks[0]].fixed
             continue
@@ -164,42 +166,44 @@ def compile_line(isa: QuantumCircuit, noise: DeviceNoise, parameters: list) -> L
             open_step[ranks[0]] = ops[-1]
     functionals = [noise.readout(q).T @ density.DIAGONAL for q in physical[:num_measured]]
     functionals += [density.TRACE] * (len(physical) - num_measured)
+    functionals = [density.to_pauli(f, side="right") for f in functionals]
     return LineProgram(isa, physical, num_measured, ops, np.array(slopes).reshape(len(offsets), len(parameters)),
                        np.array(offsets, dtype=float), functionals)
 
 
-def _on_device(program: LineProgram, complex_dtype: torch.dtype, real_dtype: torch.dtype,
+def _on_device(program: LineProgram, dtype: torch.dtype,
                device: torch.device) -> tuple[list, list, torch.Tensor, torch.Tensor]:
-    """The program's fixed matrices as tensors on ``device``, built once per (device, dtype)."""
-    key = (device, complex_dtype)
+    """The program's fixed (real) matrices as tensors on ``device``, built once per (device, dtype)."""
+    key = (device, dtype)
     if key not in program._device_cache:
-        def tensor(value: np.ndarray | None, dtype: torch.dtype = complex_dtype) -> torch.Tensor | None:
+        def tensor(value: np.ndarray | None) -> torch.Tensor | None:
             return None if value is None else torch.as_tensor(value, dtype=dtype, device=device)
 
         program._device_cache[key] = (
             [tensor(op.fixed if isinstance(op, Step) else op.error) for op in program.ops],
             [tensor(f) for f in program.functionals],
-            tensor(program.angle_slopes, real_dtype), tensor(program.angle_offsets, real_dtype),
+            tensor(program.angle_slopes), tensor(program.angle_offsets),
         )
     return program._device_cache[key]
 
 
 def _rotation_superops(program: LineProgram, angles: torch.Tensor, matrices: list,
                        complex_dtype: torch.dtype) -> torch.Tensor:
-    """Every parametrized gate's superoperator (with its error) for the batch, ``[B, G, 4, 4]``, in few torch ops."""
+    """Every parametrized gate's Pauli transfer matrix (with its error) for the batch, ``[B, G, 4, 4]`` real, in
+    few torch ops (the 2x2 unitaries in ``complex_dtype``)."""
     rotations = [op for op in program.ops if isinstance(op, Rotation)]
     errors = {op.row: matrix for op, matrix in zip(program.ops, matrices) if isinstance(op, Rotation)}
     parts, rows = [], []
     for name in sorted({op.name for op in rotations}):
         group = [op.row for op in rotations if op.name == name]
-        superops = density.unitary_superop(G.rotation_matrix(name, angles[:, group], complex_dtype))
+        superops = density.unitary_pauli(G.rotation_matrix(name, angles[:, group], complex_dtype), angles.dtype)
         if any(errors[row] is not None for row in group):
-            eye = torch.eye(4, dtype=complex_dtype, device=angles.device)
+            eye = torch.eye(4, dtype=angles.dtype, device=angles.device)
             superops = torch.stack([eye if errors[row] is None else errors[row] for row in group]) @ superops
         parts.append(superops)
         rows += group
     if not parts:
-        return angles.new_zeros(angles.shape[0], 0, 4, 4, dtype=complex_dtype)
+        return angles.new_zeros(angles.shape[0], 0, 4, 4)
     order = torch.argsort(torch.tensor(rows, device=angles.device))
     return torch.cat(parts, dim=1).index_select(1, order)
 
@@ -207,11 +211,11 @@ def _rotation_superops(program: LineProgram, angles: torch.Tensor, matrices: lis
 def run_line(program: LineProgram, theta: torch.Tensor, complex_dtype: torch.dtype) -> torch.Tensor:
     """Noisy measured probabilities ``[B, 2**n]`` (logical bit order) of one line for ``theta [B, P]``."""
     device, batch = theta.device, theta.shape[0]
-    matrices, functionals, slopes, offsets = _on_device(program, complex_dtype, theta.dtype, device)
+    matrices, functionals, slopes, offsets = _on_device(program, theta.dtype, device)
     rotations = _rotation_superops(program, theta @ slopes.T + offsets, matrices, complex_dtype)  # [B, G, 4, 4]
-    x = density.zero_state(batch, len(program.physical), complex_dtype, device)
-    pending: dict[int, torch.Tensor] = {}  # fused single-qubit superoperators not yet applied, per local qubit
-    eye = torch.eye(4, dtype=complex_dtype, device=device)
+    x = density.pauli_zero_state(batch, len(program.physical), theta.dtype, device)
+    pending: dict[int, torch.Tensor] = {}  # fused single-qubit transfer matrices not yet applied, per local qubit
+    eye = torch.eye(4, dtype=theta.dtype, device=device)
 
     def fuse(qubit: int, superop: torch.Tensor) -> None:
         pending[qubit] = superop if qubit not in pending else superop @ pending[qubit]
@@ -245,7 +249,7 @@ class NoisyDensityMatrixEngine:
 
     ``noise``: the device and its Aer noise model (``backends.noise.DeviceNoise``). ``lines``: physical qubits per
     line (``lines[k][i]`` hosts logical qubit i; ``None`` lets the transpiler choose). ``dtype``: the real dtype
-    computed in (None: ``theta``'s, complex64 for float32). ``shots``: the forward value becomes a ``shots``-shot
+    computed in (None: ``theta``'s if float64, else float32). ``shots``: the forward value becomes a ``shots``-shot
     estimate of the noisy probabilities (straight-through, the shots path's sampler), the gradient stays exact.
     """
 
