@@ -22,6 +22,7 @@ def plot_results(rows: list[dict[str, Any]], classes: list[str], path: Path, ref
     methods = list(dict.fromkeys(r["method"] for r in rows))
     compared = [m for m in methods if m != reference]
     by_cell = {(r["architecture"], r["method"]): r for r in rows}
+    colour = {method: f"C{i % 10}" for i, method in enumerate(methods)}  # one colour per method in both panels
     x = np.arange(len(archs))
     fig = Figure(figsize=(12, 4 * len(classes)))
     axes = fig.subplots(len(classes), 2, squeeze=False)
@@ -30,7 +31,8 @@ def plot_results(rows: list[dict[str, Any]], classes: list[str], path: Path, ref
         for i, method in enumerate(methods):
             sel = [by_cell[a, method] for a in archs]
             bars.bar(x + i * width, [_zero_if_nan(r[f"{cls}_dice_mean"]) for r in sel], width,
-                     yerr=[_zero_if_nan(r[f"{cls}_dice_sd"]) for r in sel], capsize=2, label=method)
+                     yerr=[_zero_if_nan(r[f"{cls}_dice_sd"]) for r in sel], capsize=2, label=method,
+                     color=colour[method])
         bars.set_xticks(x + width * (len(methods) - 1) / 2, archs, rotation=20)
         bars.set(title=f"{cls} Dice (mean ± sd over runs)", ylim=(0, 1))
         bars.legend(fontsize=7)
@@ -42,7 +44,7 @@ def plot_results(rows: list[dict[str, Any]], classes: list[str], path: Path, ref
             low = np.array([r[f"{prefix}_ci_low"] for r in sel], dtype=float)
             high = np.array([r[f"{prefix}_ci_high"] for r in sel], dtype=float)
             errors = np.nan_to_num(np.stack([mean - low, high - mean]), nan=0.0)
-            diffs.bar(x + i * width, mean, width, yerr=errors, capsize=2, label=method)
+            diffs.bar(x + i * width, mean, width, yerr=errors, capsize=2, label=method, color=colour[method])
         diffs.axhline(0.0, color="black", linewidth=0.8)
         diffs.set_xticks(x + width * (len(compared) - 1) / 2, archs, rotation=20)
         diffs.set(title=f"{cls} Dice − {reference} (paired, bootstrap 95% CI)")
