@@ -16,6 +16,7 @@ evaluations are reused (delete ``--out`` to start over); everything it runs is p
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
@@ -66,10 +67,13 @@ def qpu_seconds(run_dir: Path, device: str, args: argparse.Namespace) -> float:
 
 
 def step_seconds(run_dir: Path) -> float:
-    """Median training seconds per optimizer step over the run's epochs (from its history)."""
-    history = json.loads((run_dir / "summary.json").read_text())["history"]
-    steps_before = [0] + [row["step"] for row in history[:-1]]  # "step": optimizer steps taken by the epoch's end
-    per_step = sorted(row["epoch_seconds"] / max(1, row["step"] - before) for row, before in zip(history, steps_before))
+    """Median training seconds per optimizer step over the run's epochs (metrics.csv: epoch_seconds, and "step",
+    the optimizer steps taken by the epoch's end)."""
+    with (run_dir / "metrics.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    steps_before = [0] + [int(row["step"]) for row in rows[:-1]]
+    per_step = sorted(float(row["epoch_seconds"]) / max(1, int(row["step"]) - before)
+                      for row, before in zip(rows, steps_before))
     return per_step[len(per_step) // 2]
 
 
