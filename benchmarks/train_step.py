@@ -466,7 +466,8 @@ def main() -> None:
                "lowrank-decoder": lowrank_decoder(budget), "qpg-chunked": qpg_chunked,
                "qpg-chunked-shots": qpg_chunked_shots, "qpg-chunked-noise": qpg_chunked_noise}
     if args.configs:
-        configs = {name: build for name, build in configs.items() if name in selected_configs(args.configs)}
+        wanted = selected_configs(args.configs)
+        configs = {name: build for name, build in configs.items() if name in wanted}
     results, models, round_loads = measure(configs, settings, device, args.batch, args.image_size)
     load = load_summary(idle_samples, round_loads, settings.rounds)
     goals, missed = goal_lines(results, device.type)

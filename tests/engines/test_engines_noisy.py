@@ -49,20 +49,21 @@ def aer_reference(engine: NoisyDensityMatrixEngine, theta: torch.Tensor, full: b
 
 # -- the density-matrix layer -------------------------------------------------------------------------------------
 def test_density_digits_follow_qiskit_density_matrix():
-    """Channels on single, neighbouring, reversed, distant and three qubits, then the marginal with readout."""
+    """Channels on single, neighbouring, reversed, distant and three qubits, then the marginal with readout, in the
+    Pauli basis the engine computes in (real states and transfer matrices)."""
     m = 4
     reference = DensityMatrix.from_label("0" * m).evolve(random_unitary(2**m, seed=1))
-    state = density.zero_state(1, m, torch.complex128, torch.device("cpu"))
+    state = density.pauli_zero_state(1, m, torch.float64, torch.device("cpu"))
     everything = density.digit_superop(SuperOp(random_unitary(2**m, seed=1)).data, list(range(m)))
-    state = density.apply_superop(state, torch.tensor(everything), tuple(reversed(range(m))))
+    state = density.apply_superop(state, torch.tensor(density.to_pauli(everything)), tuple(reversed(range(m))))
     for seed, qubits in enumerate([(2,), (0, 1), (3, 2), (1, 3), (2, 0, 3)]):
         channel = random_quantum_channel(2 ** len(qubits), seed=seed)
         reference = reference.evolve(channel, qargs=list(qubits))
-        digits = density.digit_superop(SuperOp(channel).data, list(qubits))
+        digits = density.to_pauli(density.digit_superop(SuperOp(channel).data, list(qubits)))
         state = density.apply_superop(state, torch.tensor(digits), tuple(sorted(qubits, reverse=True)))
     confusion = np.array([[0.9, 0.1], [0.2, 0.8]])
-    functionals = [torch.tensor(confusion.T @ density.DIAGONAL), torch.tensor(density.DIAGONAL),
-                   torch.tensor(density.TRACE), torch.tensor(density.TRACE)]
+    functionals = [confusion.T @ density.DIAGONAL, density.DIAGONAL, density.TRACE, density.TRACE]
+    functionals = [torch.tensor(density.to_pauli(f, side="right")) for f in functionals]
     ours = density.measure(state, functionals)[0].numpy()
     marginal = reference.probabilities([0, 1])  # qubit 0 least significant
     expected = (np.kron(np.eye(2), confusion.T) @ marginal)

@@ -6,7 +6,7 @@ q+1, then acts on one contiguous axis of ``x.view(B, high, 4**k, low)`` — no t
 costs more than the arithmetic. Channels are superoperators in this digit order (``digit_superop`` converts Qiskit's
 column-stacked ``SuperOp.data``). Measurement contracts each digit with a ``[outcomes, 4]`` functional: the diagonal
 (``r == c``), times the readout confusion for a measured qubit, or the trace for an unmeasured one. Everything is
-plain torch: differentiable, on any device, in any complex dtype.
+plain torch: differentiable, on any device, in any dtype.
 
 The same layout holds in the *Pauli basis* (each digit the coefficients of I, X, Y, Z: the Pauli transfer matrix
 picture): ``PAULI`` maps a digit's ``(r, c)`` entries to ``(tr rho, <X>, <Y>, <Z>)``. There a Hermitian state is a
@@ -24,13 +24,6 @@ DIAGONAL = np.array([[1, 0, 0, 0], [0, 0, 0, 1]], dtype=complex)  # digit (r, c)
 TRACE = np.array([[1, 0, 0, 1]], dtype=complex)
 PAULI = np.array([[1, 0, 0, 1], [0, 1, 1, 0], [0, 1j, -1j, 0], [1, 0, 0, -1]])  # digit (r, c) -> (I, X, Y, Z)
 PAULI_INVERSE = PAULI.conj().T / 2
-
-
-def zero_state(batch: int, num_qubits: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``|0...0><0...0|`` for ``batch`` channels: ``[batch, 4**m]``."""
-    x = torch.zeros(batch, 4**num_qubits, dtype=dtype, device=device)
-    x[:, 0] = 1
-    return x
 
 
 def digit_superop(superop: np.ndarray, ranks: list[int]) -> np.ndarray:
