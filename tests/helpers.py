@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +29,24 @@ def hqctf(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProce
     """Run the real command line in a fresh interpreter (what a user runs)."""
     result = subprocess.run([sys.executable, "-m", "hqctf_qiskit.cli.main", *args], capture_output=True, text=True,
                             timeout=600, **kwargs)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def hqctf_here(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``hqctf ARGS`` in this process, answered like :func:`hqctf`: for steps of a test that are not about the fresh
+    interpreter (each fresh one pays ~9 s of torch, smp and MONAI imports on the 2-core CI machine)."""
+    from hqctf_qiskit.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code or 0
+    result = subprocess.CompletedProcess(["hqctf", *map(str, args)], code, out.getvalue(), err.getvalue())
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nibabel as nib
@@ -25,7 +23,7 @@ import torch
 
 from hqctf_qiskit.models import build_model
 
-from helpers import SHARED_DATA, one_error_line, run_cli
+from helpers import SHARED_DATA, hqctf, hqctf_here, one_error_line, run_cli
 
 STS_DIR = SHARED_DATA / "sts-ct-rtstruct"
 requires_sts = pytest.mark.skipif(not STS_DIR.is_dir(), reason=f"shared STS data absent ({STS_DIR})")
@@ -147,15 +145,13 @@ def patients(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def predicted(tmp_path_factory, patients, export) -> dict:
-    """The real command line (fresh interpreters) on the patient folder: NIfTI + probabilities, RTSTRUCT, SEG."""
+    """The command line on the patient folder: NIfTI + probabilities in a fresh interpreter (what a user runs),
+    RTSTRUCT and SEG in this one (their output captured alike, for the privacy check)."""
     out = tmp_path_factory.mktemp("predicted")
-    runs = {}
-    for name, extra in (("nifti", ["--probabilities", str(out / "probabilities")]),
-                        ("rtstruct", ["--format", "rtstruct"]), ("seg", ["--format", "seg"])):
-        result = subprocess.run([sys.executable, "-m", "hqctf_qiskit.cli.main", "predict", str(export),
-                                 str(patients), str(out / name), *extra], capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stdout + result.stderr
-        runs[name] = result
+    runs = {"nifti": hqctf("predict", str(export), str(patients), str(out / "nifti"),
+                           "--probabilities", str(out / "probabilities"))}
+    for name in ("rtstruct", "seg"):
+        runs[name] = hqctf_here("predict", export, patients, out / name, "--format", name)
     return {"out": out, "runs": runs}
 
 

@@ -16,7 +16,7 @@ from hqctf_qiskit.data.splits import make_fold_splits, save_splits
 from hqctf_qiskit.errors import ConfigError
 from hqctf_qiskit.evaluation.crossval import check_fold_runs, fold_statistics
 
-from helpers import TINY_TRAIN_ARGS, hqctf
+from helpers import TINY_TRAIN_ARGS, hqctf_here
 
 IDS = [f"case_{i:05d}" for i in range(10)]
 
@@ -73,7 +73,7 @@ def test_cv_summary_equals_statistics_of_the_fold_evaluations(tmp_path: Path, ti
     runs = []
     for fold in (0, 1):
         run = tmp_path / f"fold{fold}"
-        hqctf("train", "--data", str(tiny_phantom), "--out", str(run), "--folds", "2", "--fold", str(fold),
+        hqctf_here("train", "--data", str(tiny_phantom), "--out", str(run), "--folds", "2", "--fold", str(fold),
               *TINY_TRAIN_ARGS)
         runs.append(run)
     splits = [json.loads((r / "splits.json").read_text()) for r in runs]
@@ -81,7 +81,7 @@ def test_cv_summary_equals_statistics_of_the_fold_evaluations(tmp_path: Path, ti
     assert sorted(splits[0]["val"] + splits[1]["val"]) == sorted(c for f in splits[0]["folds"] for c in f)
 
     out = tmp_path / "cv"
-    result = hqctf("evaluate", "--cv", *map(str, runs), "--out", str(out))
+    result = hqctf_here("evaluate", "--cv", *map(str, runs), "--out", str(out))
     assert "dice_kidney" in result.stdout and f"wrote {out}" in result.stdout
     per_run = [json.loads((r / "eval" / "val-best" / "summary.json").read_text())["mean"] for r in runs]
     summary = json.loads((out / "summary.json").read_text())
@@ -96,5 +96,5 @@ def test_cv_summary_equals_statistics_of_the_fold_evaluations(tmp_path: Path, ti
         assert stats["sd"] == pytest.approx(expected_sd, abs=1e-9)
     assert len((out / "per_fold.csv").read_text().splitlines()) == 3
 
-    again = hqctf("evaluate", "--cv", *map(str, runs), "--out", str(out), check=False)
+    again = hqctf_here("evaluate", "--cv", *map(str, runs), "--out", str(out), check=False)
     assert again.returncode == 2 and again.stderr.strip().startswith("error: ")

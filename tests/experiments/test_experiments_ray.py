@@ -94,7 +94,9 @@ def wait_until_owner_is_gone(run: Path) -> None:
 @pytest.mark.slow
 def test_ray_gives_the_local_results_and_a_killed_driver_resumes(tmp_path, tiny_phantom):
     ray = pytest.importorskip("ray")
-    methods, seeds = ["classical", "qpg-affine"], [0, 1]
+    # three cells on Ray's two CPUs: when the first finishes, the third starts (a moment with a cell finished and
+    # another mid-training comes in every ordering)
+    methods, seeds = ["classical", "qpg-affine", "lowrank"], [0]
     run_experiment(ExperimentSpec.from_yaml(write_spec(tmp_path, tiny_phantom, "local", methods, seeds)),
                    LocalLauncher(threads=1))  # one thread, as each Ray task has: the same arithmetic
 

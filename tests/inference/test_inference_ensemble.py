@@ -17,7 +17,7 @@ from hqctf_qiskit.inference.model import EXPORT_META, EXPORT_WEIGHTS, load_expor
 from hqctf_qiskit.inference.predict import predict_one
 from hqctf_qiskit.models import build_model
 
-from helpers import hqctf
+from helpers import hqctf, hqctf_here
 
 META = {"arch": "unet", "encoder": "resnet18", "in_channels": 1, "classes": ["background", "kidney", "tumor"],
         "window": [-79.0, 304.0], "patch_size": 32}
@@ -96,5 +96,5 @@ def test_cli_ensemble_and_its_one_line_errors(tmp_path: Path, image: Path) -> No
         (["--ensemble", f"{a},{b}", str(a), str(image), str(out)], f"error: {a}: with --ensemble give only INPUT"),
         ([str(a), str(image)], "error: OUT: missing"),
     ]:
-        failed = hqctf("predict", *args, check=False)
+        failed = hqctf_here("predict", *args, check=False)
         assert failed.returncode == 2 and failed.stderr.strip().startswith(message), failed.stderr

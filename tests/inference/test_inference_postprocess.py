@@ -128,10 +128,10 @@ def test_predict_applies_tta_and_component_filter(tmp_path, tiny_export):
 
 
 def test_cli_unknown_keep_largest_class_is_one_line(tmp_path, tiny_export):
-    from helpers import hqctf
+    from helpers import hqctf_here
 
     export, image = tiny_export
-    result = hqctf("predict", str(export), str(image), str(tmp_path / "out.nii.gz"), "--keep-largest", "liver:1",
+    result = hqctf_here("predict", str(export), str(image), str(tmp_path / "out.nii.gz"), "--keep-largest", "liver:1",
                    check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: --keep-largest: unknown class 'liver'; the model's classes are kidney, "

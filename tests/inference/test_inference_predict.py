@@ -10,14 +10,14 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from helpers import hqctf
+from helpers import hqctf_here
 
 pytestmark = pytest.mark.slow
 
 
 def test_export_predict_round_trip_without_qiskit(tmp_path, tiny_run, tiny_phantom):
     export = tmp_path / "export"
-    hqctf("export", str(tiny_run), str(export))
+    hqctf_here("export", str(tiny_run), str(export))
     meta = json.loads((export / "model.json").read_text())
     assert meta["arch"] == "unet" and meta["classes"] == ["background", "kidney", "tumor"]
 
@@ -29,7 +29,7 @@ def test_export_predict_round_trip_without_qiskit(tmp_path, tiny_run, tiny_phant
     nib.save(nib.Nifti1Image(np.asarray(flipped.dataobj), flipped.affine), lps)
 
     from_run, from_export = tmp_path / "from_run.nii.gz", tmp_path / "from_export.nii.gz"
-    hqctf("predict", str(tiny_run), str(lps), str(from_run))
+    hqctf_here("predict", str(tiny_run), str(lps), str(from_run))
     script = (
         "import sys; from hqctf_qiskit.cli.main import main\n"
         f"try: main(['predict', {str(export)!r}, {str(lps)!r}, {str(from_export)!r}])\n"
@@ -46,14 +46,14 @@ def test_export_predict_round_trip_without_qiskit(tmp_path, tiny_run, tiny_phant
     assert np.array_equal(np.asarray(a.dataobj), np.asarray(b.dataobj))
     # same labels as predicting the un-flipped original, flipped back: orientation handled, not ignored
     original = tmp_path / "from_original.nii.gz"
-    hqctf("predict", str(export), str(tiny_phantom / "case_00000" / "imaging.nii.gz"), str(original))
+    hqctf_here("predict", str(export), str(tiny_phantom / "case_00000" / "imaging.nii.gz"), str(original))
     assert np.array_equal(np.asarray(nib.load(original).dataobj)[::-1], np.asarray(a.dataobj))
 
 
 def test_predict_refuses_to_overwrite(tmp_path, tiny_run, tiny_phantom):
     out = tmp_path / "pred.nii.gz"
     out.write_bytes(b"precious")
-    result = hqctf("predict", str(tiny_run), str(tiny_phantom / "case_00001" / "imaging.nii.gz"), str(out),
+    result = hqctf_here("predict", str(tiny_run), str(tiny_phantom / "case_00001" / "imaging.nii.gz"), str(out),
                    check=False)
     assert result.returncode != 0 and "already exists" in result.stderr
     assert out.read_bytes() == b"precious"

@@ -18,7 +18,7 @@ from hqctf_qiskit.data import check as check_module
 from hqctf_qiskit.errors import ConfigError
 from hqctf_qiskit.training import datasetup
 
-from helpers import TINY_TRAIN_ARGS, hqctf
+from helpers import TINY_TRAIN_ARGS, hqctf_here
 
 
 def test_phantom_is_generated_once_then_reused(tmp_path, monkeypatch):
@@ -85,7 +85,7 @@ def test_train_refuses_a_nan_voxel_in_a_test_split_case_before_writing_anything(
     image = data / test_case / "imaging.nii.gz"
     _poison_voxel(image)
     out = tmp_path / "run"
-    result = hqctf("train", "--data", str(data), "--out", str(out), *TINY_TRAIN_ARGS, check=False)
+    result = hqctf_here("train", "--data", str(data), "--out", str(out), *TINY_TRAIN_ARGS, check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"error: {image}: 1 non-finite voxels (NaN/Inf)"
     assert "Traceback" not in result.stderr

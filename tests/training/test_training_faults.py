@@ -25,7 +25,7 @@ from hqctf_qiskit.io import TEMP_MARK
 from hqctf_qiskit.training.checkpoint import load_checkpoint, save_checkpoint
 from hqctf_qiskit.training.ownership import LOCK_NAME
 
-from helpers import TINY_TRAIN_ARGS, hqctf
+from helpers import TINY_TRAIN_ARGS, hqctf_here
 
 
 def one_error_line(text: str) -> str:
@@ -135,7 +135,7 @@ def test_train_with_its_run_folder_on_a_full_tmpfs(tmp_path, tiny_phantom, tiny_
     disk = tmp_path / "disk"
     with mounted(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], at=disk):
         out = disk / "R"
-        result = hqctf("train", "--data", str(tiny_phantom), "--out", str(out), *TINY_TRAIN_ARGS, check=False)
+        result = hqctf_here("train", "--data", str(tiny_phantom), "--out", str(out), *TINY_TRAIN_ARGS, check=False)
         assert result.returncode == 2, result.stderr[-3000:]
         assert one_error_line(result.stderr) == f"error: {out / 'checkpoint_latest.pt'}: No space left on device"
         assert load_checkpoint(out / "checkpoint_latest.pt")["epoch"] == 1
@@ -149,7 +149,7 @@ def test_resume_on_a_read_only_run_folder_ends_in_one_line_and_changes_nothing(t
     before = tree(source)
     view = tmp_path / "view"
     with mounted(["mount", "--bind", str(source), str(view)], ["mount", "-o", "remount,bind,ro", str(view)], at=view):
-        result = hqctf("train", "--resume", str(view / "R"), check=False)
+        result = hqctf_here("train", "--resume", str(view / "R"), check=False)
     assert result.returncode == 2
     assert one_error_line(result.stderr) == f"error: {view / 'R' / LOCK_NAME}: Read-only file system"
     assert tree(source) == before

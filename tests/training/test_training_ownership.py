@@ -256,7 +256,7 @@ def test_a_run_killed_before_its_first_checkpoint_is_started_over_by_resume(tmp_
     import csv
     import signal
 
-    from helpers import TINY_TRAIN_ARGS, hqctf
+    from helpers import TINY_TRAIN_ARGS, hqctf_here
 
     out = tmp_path / "R"
     args = ["--data", str(tiny_phantom), "--out", str(out), *TINY_TRAIN_ARGS]  # tiny_run's options
@@ -271,11 +271,11 @@ def test_a_run_killed_before_its_first_checkpoint_is_started_over_by_resume(tmp_
     assert read_owner(out / LOCK_NAME).pid == process.pid  # its lock stayed behind, stale now
     (out / PARTIAL).write_bytes(b"half a checkpoint")
 
-    again = hqctf("train", *args, check=False)  # the same command again: refused, told what --resume does
+    again = hqctf_here("train", *args, check=False)  # the same command again: refused, told what --resume does
     assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
     assert f"`hqctf train --resume {out}` starts it over from step 0" in again.stderr
 
-    resumed = hqctf("train", "--resume", str(out))
+    resumed = hqctf_here("train", "--resume", str(out))
     assert f"took over the lock of pid {process.pid}@" in resumed.stdout
     assert "has no checkpoint yet (stopped before its first epoch ended): starting over from step 0" in resumed.stdout
     assert not (out / PARTIAL).exists() and not (out / LOCK_NAME).exists()

@@ -6,7 +6,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from helpers import REAL_CT_DIR, hqctf, requires_real_ct
+from helpers import REAL_CT_DIR, hqctf, hqctf_here, requires_real_ct
 
 pytestmark = [requires_real_ct, pytest.mark.slow]
 
@@ -22,7 +22,7 @@ def test_real_ct_short_training_and_predict_round_trip(tmp_path):
           "--samples-per-epoch", "8", "--epochs", "1", "--reps", "1", "--device", "cpu", "--out", str(run))
     assert (run / "checkpoint_final.pt").is_file()
     out = tmp_path / "pred.nii.gz"
-    hqctf("predict", str(run), str(image), str(out))
+    hqctf_here("predict", str(run), str(image), str(out))
     source, pred = nib.load(image), nib.load(out)
     assert pred.shape == source.shape
     np.testing.assert_allclose(pred.affine, source.affine, atol=1e-6)

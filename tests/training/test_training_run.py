@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import TINY_TRAIN_ARGS, hqctf
+from helpers import TINY_TRAIN_ARGS, hqctf, hqctf_here
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def test_resume_after_a_kill_reaches_the_same_metrics(tmp_path, tiny_phantom):
     args = ["--data", str(tiny_phantom), *TINY_TRAIN_ARGS[:-4], "--epochs", "3", "--seed", "5", "--qpg-layers",
             "decoder.blocks.4.*", "--patch-size", "32"]
     reference = tmp_path / "uninterrupted"
-    hqctf("train", *args, "--out", str(reference))
+    hqctf_here("train", *args, "--out", str(reference))
 
     killed = tmp_path / "killed"
     kill_after_first_epoch(args, killed)
@@ -63,11 +63,11 @@ def test_resume_with_augmentation_and_a_worker_matches_an_uninterrupted_run(tmp_
     args = ["--data", str(tiny_phantom), *TINY_TRAIN_ARGS[:-4], "--epochs", "3", "--seed", "5", "--qpg-layers",
             "none", "--patch-size", "32", "--augment", "default"]
     reference = tmp_path / "uninterrupted"
-    hqctf("train", *args, "--workers", "0", "--out", str(reference))
+    hqctf_here("train", *args, "--workers", "0", "--out", str(reference))
 
     killed = tmp_path / "killed"
     kill_after_first_epoch([*args, "--workers", "1"], killed)
-    hqctf("train", "--resume", str(killed))
+    hqctf_here("train", "--resume", str(killed))
     assert_same_run(killed, reference)
     assert (killed / "augmentation.yaml").read_text() == (reference / "augmentation.yaml").read_text()
 
@@ -99,7 +99,7 @@ def test_classical_training_has_no_qpg_report(tmp_path, tiny_phantom):
     out = tmp_path / "classical"
     args = [a for a in TINY_TRAIN_ARGS]
     args[args.index("--epochs") + 1] = "1"
-    hqctf("train", "--data", str(tiny_phantom), "--out", str(out), "--qpg-layers", "none", *args)
+    hqctf_here("train", "--data", str(tiny_phantom), "--out", str(out), "--qpg-layers", "none", *args)
     assert not (out / "qpg_report.json").exists()
     assert json.loads((out / "summary.json").read_text())["qpg"] is None
 

@@ -21,7 +21,7 @@ from hqctf_qiskit.inference.predict import predict_one
 from hqctf_qiskit.training.loop import train
 
 KIDNEY = 1
-EPOCHS = 14
+EPOCHS = 10  # foreground Dice 0.79 at 0.8 and 1.6 mm (14 epochs: 0.84); volume ratio 1.003
 
 
 @pytest.fixture(scope="module")
