@@ -17,7 +17,7 @@ from hqctf_qiskit.inference.model import EXPORT_META, EXPORT_WEIGHTS, load_expor
 from hqctf_qiskit.inference.predict import predict_one
 from hqctf_qiskit.models import build_model
 
-from helpers import hqctf, hqctf_here
+from helpers import hqctf_here
 
 META = {"arch": "unet", "encoder": "resnet18", "in_channels": 1, "classes": ["background", "kidney", "tumor"],
         "window": [-79.0, 304.0], "patch_size": 32}
@@ -88,7 +88,7 @@ def test_members_must_share_classes_and_window(tmp_path: Path, image: Path) -> N
 def test_cli_ensemble_and_its_one_line_errors(tmp_path: Path, image: Path) -> None:
     a, b = _export(tmp_path / "a", seed=1), _export(tmp_path / "b", seed=2)
     out = tmp_path / "out.nii.gz"
-    result = hqctf("predict", "--ensemble", f"{a},{b}", str(image), str(out))
+    result = hqctf_here("predict", "--ensemble", f"{a},{b}", str(image), str(out))
     assert out.is_file() and "model: ensemble of 2" in result.stdout
     for args, message in [
         (["--ensemble", str(a), str(image), str(out)], "error: --ensemble: give at least two"),

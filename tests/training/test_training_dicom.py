@@ -19,7 +19,7 @@ from hqctf_qiskit.config import TrainConfig
 from hqctf_qiskit.data import DataError, make_phantom_case
 from hqctf_qiskit.training.datasetup import discover, with_dataset_classes
 
-from helpers import SHARED_DATA, hqctf
+from helpers import SHARED_DATA, hqctf, hqctf_here
 
 STS_DIR = SHARED_DATA / "sts-ct-rtstruct"
 PATIENTS = ["STS_001", "STS_004", "STS_006", "STS_011"]  # HFS and FFS
@@ -46,7 +46,8 @@ def _identities() -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not STS_DIR.is_dir(), reason=f"shared STS data absent ({STS_DIR})")
-def test_train_on_dicom_rtstruct_leaves_no_patient_identity_in_the_run(tmp_path: Path) -> None:
+def test_train_on_dicom_rtstruct_leaves_no_patient_identity_in_the_run(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "sts"
     for i, patient in enumerate(PATIENTS):
         _link_tree(STS_DIR / patient, data / f"subject_{i}")
@@ -70,7 +71,8 @@ def test_train_on_dicom_rtstruct_leaves_no_patient_identity_in_the_run(tmp_path:
     for secret in secrets:
         assert secret not in result.stdout.replace(str(tmp_path), "") and secret not in result.stderr
 
-    checked = hqctf("check-data", str(data), *OPTIONS, env=env)  # train's check and check-data share the cache
+    monkeypatch.setenv("HQCTF_CACHE_DIR", env["HQCTF_CACHE_DIR"])  # train's check and check-data share the cache
+    checked = hqctf_here("check-data", str(data), *OPTIONS)
     assert checked.stdout.splitlines()[-1] == f"{len(PATIENTS)} cases: {len(PATIENTS)} ok, 0 bad " \
                                               f"({len(PATIENTS)} from the cache)"
 

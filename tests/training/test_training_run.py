@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import TINY_TRAIN_ARGS, hqctf, hqctf_here
+from helpers import TINY_TRAIN_ARGS, hqctf_here
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_resume_after_a_kill_reaches_the_same_metrics(tmp_path, tiny_phantom):
 
     killed = tmp_path / "killed"
     kill_after_first_epoch(args, killed)
-    hqctf("train", "--resume", str(killed))
+    hqctf_here("train", "--resume", str(killed))
     assert_same_run(killed, reference)
 
 
