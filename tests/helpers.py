@@ -34,18 +34,23 @@ def hqctf(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProce
     return result
 
 
+def cli_exit_code(*args) -> int:
+    """``hqctf ARGS`` in this process: its exit code (click ends with SystemExit; a normal return is 0)."""
+    from hqctf_qiskit.cli.main import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return exc.code or 0
+    return 0
+
+
 def hqctf_here(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """``hqctf ARGS`` in this process, answered like :func:`hqctf`: for steps of a test that are not about the fresh
     interpreter (each fresh one pays ~9 s of torch, smp and MONAI imports on the 2-core CI machine)."""
-    from hqctf_qiskit.cli.main import main
-
     out, err = io.StringIO(), io.StringIO()
-    code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code or 0
+        code = cli_exit_code(*args)
     result = subprocess.CompletedProcess(["hqctf", *map(str, args)], code, out.getvalue(), err.getvalue())
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -65,13 +70,7 @@ class Tiny(nn.Module):
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
     """``hqctf ARGS`` in this process (so tests can patch the library): exit code, stdout, stderr."""
-    from hqctf_qiskit.cli.main import main
-
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code or 0
+    code = cli_exit_code(*args)
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -11,10 +11,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from hqctf_qiskit.cli.main import main
 from hqctf_qiskit.data import write_phantom_dataset
 
-from helpers import SHARED_DATA, hqctf
+from helpers import SHARED_DATA, hqctf, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +44,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def _in_process(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
     """The same entry point without a fresh interpreter (seconds saved for the option variants)."""
-    code = 0
-    try:
-        main(["check-data", *args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(capsys, "check-data", *args)
 
 
 def test_a_good_dataset_prints_its_table_and_exits_0(good_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture,

@@ -13,19 +13,15 @@ from hqctf_qiskit.cli.main import main
 from hqctf_qiskit.config.schema import TrainConfig
 from hqctf_qiskit.training.modeling import build_training_model
 
+import helpers
+
 # decoder.blocks.4 of Unet-resnet18: fan_in 288 and 144 → 3 and 2 qubits with chunks of 64
 SMALL = ["--qpg-layers", "decoder.blocks.4.*", "--mapping", "chunked", "--chunk", "64"]
 BRISBANE = ["--backend", "fake_brisbane", "--shots", "4096"]
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["circuit-report", *args])
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+    return helpers.run_cli(capsys, "circuit-report", *args)
 
 
 def assert_one_line_error(code: int, err: str, *fragments: str) -> None:

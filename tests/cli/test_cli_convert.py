@@ -17,10 +17,9 @@ import pytest
 import SimpleITK as sitk
 from data.dicom_synth import square, write_patient, write_patients
 
-from hqctf_qiskit.cli.main import main
 from hqctf_qiskit.data import load_case, make_phantom_case
 
-from helpers import SHARED_DATA
+from helpers import SHARED_DATA, run_cli
 
 STS_DIR = SHARED_DATA / "sts-ct-rtstruct"
 STS_PATIENTS = [f"STS_{i:03d}" for i in range(1, 13)]
@@ -30,13 +29,7 @@ GTV = ["--structures", "GTV*:tumor", "--classes", "background,tumor"]
 
 
 def _convert(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(["convert", *map(str, args)])
-    except SystemExit as exc:
-        code = exc.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_cli(capsys, "convert", *args)
 
 
 def _error_line(err: str) -> str:

@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from hqctf_qiskit.cli.main import main
 from hqctf_qiskit.cli.options import merged_config
 from hqctf_qiskit.config.fields import default_text
 from hqctf_qiskit.config.schema import FLAT_KEYS, field_info
+
+from helpers import run_cli
 
 # every option `hqctf train --help` listed before the options were generated from the schema
 TRAIN_OPTIONS_BEFORE = [
@@ -25,16 +26,6 @@ REPORT_OPTIONS_BEFORE = [
     "--entanglement", "--backend", "--shots", "--gradient", "--pack", "--optimization-level", "--seed", "--json",
     "--qasm", "--draw",
 ]
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def help_entries(text: str) -> dict[str, str]:

@@ -74,7 +74,7 @@ def test_cv_summary_equals_statistics_of_the_fold_evaluations(tmp_path: Path, ti
     for fold in (0, 1):
         run = tmp_path / f"fold{fold}"
         hqctf_here("train", "--data", str(tiny_phantom), "--out", str(run), "--folds", "2", "--fold", str(fold),
-              *TINY_TRAIN_ARGS)
+                   *TINY_TRAIN_ARGS)
         runs.append(run)
     splits = [json.loads((r / "splits.json").read_text()) for r in runs]
     assert splits[0]["folds"] == splits[1]["folds"] and splits[0]["test"] == splits[1]["test"]

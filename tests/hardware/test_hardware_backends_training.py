@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from hqctf_qiskit.cli.main import main
 from hqctf_qiskit.hardware import cost as circuit_cost
 from hqctf_qiskit.config.schema import TrainConfig
+
+from helpers import cli_exit_code
 
 pytestmark = pytest.mark.slow
 
@@ -17,19 +18,11 @@ SMALL_QPG = ["--qpg-layers", "decoder.blocks.4.*", "--mapping", "chunked", "--ch
              "--batch-size", "2", "--reps", "1", "--device", "cpu", "--epochs", "1"]
 
 
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 @pytest.mark.parametrize("backend", ["aer_simulator", "fake_brisbane"])
 def test_train_on_a_sampler_backend_with_shots(tmp_path, tiny_phantom, backend):
     out = tmp_path / backend
-    code = run_cli("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", backend, "--shots", "4096",
-                   "--max-steps", "1", *SMALL_QPG)  # one step: fake_brisbane's noisy jobs take ~3 s each
+    code = cli_exit_code("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", backend,
+                         "--shots", "4096", "--max-steps", "1", *SMALL_QPG)  # one step: fake_brisbane's jobs ~3 s
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 1
@@ -47,8 +40,8 @@ def test_cost_guard_requires_yes_before_any_job(tmp_path, tiny_phantom, monkeypa
     monkeypatch.setattr(ibm, "ibm_device", lambda name: lookups.append(name) or FakeFez())
     monkeypatch.setattr(ibm, "open_sampler", lambda spec, device: pytest.fail("a Batch was opened"))
     out = tmp_path / "hw"
-    code = run_cli("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", "ibm_fez",
-                   "--shots", "4096", *SMALL_QPG)
+    code = cli_exit_code("train", "--data", str(tiny_phantom), "--out", str(out), "--backend", "ibm_fez",
+                         "--shots", "4096", *SMALL_QPG)
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("error: --yes: this run sends")
     assert "QPU seconds, estimated" in err[0]
@@ -86,8 +79,8 @@ def test_run_cost_counts_jobs_circuits_and_shots():
 
 def test_weights_from_a_fake_device_reports_both_metric_sets(tmp_path, tiny_phantom):
     run = tmp_path / "run"
-    assert run_cli("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "2", *SMALL_QPG) == 0
-    code = run_cli("evaluate", str(run), "--split", "val", "--weights-from", "fake_brisbane", "--shots", "4096")
+    assert cli_exit_code("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "2", *SMALL_QPG) == 0
+    code = cli_exit_code("evaluate", str(run), "--split", "val", "--weights-from", "fake_brisbane", "--shots", "4096")
     assert code == 0
     results = run / "eval" / "val-best-fake_brisbane-4096shots"  # one folder per (split, checkpoint, weights)
     summary = json.loads((results / "summary.json").read_text())
@@ -101,8 +94,8 @@ def test_weights_from_a_fake_device_reports_both_metric_sets(tmp_path, tiny_phan
 
 def test_weights_from_exact_aer_equals_the_exact_model(tmp_path, tiny_phantom):
     run = tmp_path / "run"
-    assert run_cli("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "1", *SMALL_QPG) == 0
-    assert run_cli("evaluate", str(run), "--split", "val", "--weights-from", "aer_simulator") == 0
+    assert cli_exit_code("train", "--data", str(tiny_phantom), "--out", str(run), "--max-steps", "1", *SMALL_QPG) == 0
+    assert cli_exit_code("evaluate", str(run), "--split", "val", "--weights-from", "aer_simulator") == 0
     summary = json.loads((run / "eval" / "val-best-aer_simulator-exact" / "summary.json").read_text())
     assert all(layer["weight_relative_error"] < 1e-5 for layer in summary["layers"])
     assert summary["sampled_mean"] == summary["mean"]

@@ -132,7 +132,7 @@ def test_cli_unknown_keep_largest_class_is_one_line(tmp_path, tiny_export):
 
     export, image = tiny_export
     result = hqctf_here("predict", str(export), str(image), str(tmp_path / "out.nii.gz"), "--keep-largest", "liver:1",
-                   check=False)
+                        check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: --keep-largest: unknown class 'liver'; the model's classes are kidney, "
                                      "tumor")

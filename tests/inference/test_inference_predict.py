@@ -54,6 +54,6 @@ def test_predict_refuses_to_overwrite(tmp_path, tiny_run, tiny_phantom):
     out = tmp_path / "pred.nii.gz"
     out.write_bytes(b"precious")
     result = hqctf_here("predict", str(tiny_run), str(tiny_phantom / "case_00001" / "imaging.nii.gz"), str(out),
-                   check=False)
+                        check=False)
     assert result.returncode != 0 and "already exists" in result.stderr
     assert out.read_bytes() == b"precious"
